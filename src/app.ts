@@ -1,0 +1,61 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { ConfigError } from "./config";
+import { configOf, type App } from "./env";
+import { HttpProblem, problemResponse } from "./problem";
+import { docsRoutes } from "./routes/docs";
+import { healthRoutes } from "./routes/health";
+import { historyRoutes } from "./routes/history";
+import { sessionRoutes } from "./routes/sessions";
+
+/** Request bodies above this are refused before they are read whole. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+const api = new OpenAPIHono<App>().route("/", sessionRoutes).route("/", historyRoutes);
+
+export const app = new OpenAPIHono<App>();
+app
+  .use("*", async (c, next) => {
+    c.set("config", configOf(c.env));
+    await next();
+  })
+  .use(
+    "/api/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HttpProblem(413, "too-large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  )
+  .route("/", healthRoutes)
+  .route("/", docsRoutes)
+  .route("/api/v1", api)
+  .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
+  .onError((error) => {
+    if (error instanceof HttpProblem) return problemResponse(error.toProblem(), error.extra.headers);
+    if (error instanceof HTTPException) {
+      const status = error.status >= 400 && error.status < 500 ? error.status : 400;
+      return problemResponse(new HttpProblem(status, "bad-request", error.message || "bad request").toProblem());
+    }
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return problemResponse(new HttpProblem(500, "misconfigured", "the service is misconfigured; see its logs").toProblem());
+    }
+    console.error("unhandled error", error);
+    return problemResponse(new HttpProblem(500, "internal", "an unexpected error occurred").toProblem());
+  });
+
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: {
+    title: "Media Gateway",
+    version: "1.0.0",
+    description: "Playback sessions, resume, history, sync, search and recommendations at the edge.",
+  },
+  servers: [{ url: "/" }],
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+
+export type AppType = typeof app;

@@ -1,0 +1,78 @@
+import { z } from "zod";
+
+/**
+ * Every setting the service reads, with its default. The Worker parses its bindings with this
+ * schema; the local stack and the scripts parse process.env with it, so a bad value stops
+ * startup with the same message everywhere.
+ */
+const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const percent = (fallback: number) => z.coerce.number().min(0).max(100).default(fallback);
+const optionalUrl = z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional());
+
+export const configSchema = z
+  .object({
+    JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    JWT_JWKS_URL: optionalUrl,
+    JWT_ISSUER: z.string().min(1).optional(),
+    JWT_AUDIENCE: z.string().min(1).optional(),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(3600).default(30 * 86_400),
+
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+    /** host:port of the WebSocket-to-TCP proxy the Neon driver uses locally; unset on Neon. */
+    DB_WS_PROXY: z.string().regex(/^[\w.-]+:\d+$/, "must be host:port").optional(),
+
+    RESUME_MIN_SECONDS: seconds(30),
+    RESUME_MAX_PERCENT: percent(95),
+    WATCHED_PERCENT: percent(90),
+    SESSION_IDLE_SECONDS: z.coerce.number().int().min(10).default(1800),
+    /** How often a playing session's progress is written through to Postgres. */
+    HISTORY_FLUSH_SECONDS: z.coerce.number().int().min(0).default(300),
+    OUTBOX_MAX_BACKOFF_SECONDS: z.coerce.number().int().min(1).default(300),
+    QUEUE_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(43_200).default(30),
+    DEVICE_OFFLINE_SECONDS: z.coerce.number().int().min(10).default(300),
+    TOMBSTONE_MAX_AGE_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400),
+    RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(120),
+    PROFILE_HALF_LIFE_DAYS: z.coerce.number().positive().default(30),
+  })
+  .superRefine((c, ctx) => {
+    if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["WATCHED_PERCENT"],
+        message: "must not exceed RESUME_MAX_PERCENT",
+      });
+    }
+    if (!c.JWT_SECRET && !c.JWT_JWKS_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_SECRET"],
+        message: "set JWT_SECRET (HS256) or JWT_JWKS_URL (an outside identity provider)",
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses settings from any record of strings; throws a ConfigError naming every bad variable. */
+export function parseConfig(source: Record<string, unknown>): Config {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = source[key];
+    if (typeof value === "string" || typeof value === "number") picked[key] = value;
+  }
+  const result = configSchema.safeParse(picked);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return result.data;
+}
+
+/** The secret the local stack, the token script and the tests share. Never used in production. */
+export const LOCAL_DEV_JWT_SECRET = "local-development-secret-not-for-production-use";

@@ -1,0 +1,41 @@
+import type { Context } from "hono";
+import { type Config, parseConfig } from "./config";
+import type { UserState } from "./durable/user-state";
+import type { EventEnvelope } from "./events/envelope";
+
+/** The Worker's bindings: what wrangler.toml declares plus the variables of `configSchema`. */
+export interface Env {
+  USER_STATE: DurableObjectNamespace<UserState>;
+  EVENTS: Queue<EventEnvelope>;
+  SEARCH_KV: KVNamespace;
+  ASSETS: Fetcher;
+  [variable: string]: unknown;
+}
+
+/** The authenticated caller, set by the auth middleware. */
+export interface Caller {
+  sub: string;
+  role: "user" | "admin";
+  fid?: string;
+  jti?: string;
+  exp?: number;
+}
+
+export interface App {
+  Bindings: Env;
+  Variables: { config: Config; caller: Caller };
+}
+
+export type AppContext = Context<App>;
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses the bindings once per isolate and environment object. */
+export function configOf(env: Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env as Record<string, unknown>);
+    cache.set(env, config);
+  }
+  return config;
+}

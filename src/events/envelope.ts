@@ -1,0 +1,99 @@
+import { z } from "zod";
+import { HLC_PATTERN } from "../domain/hlc";
+
+/**
+ * The events on the EVENTS queue. Delivery is at least once: `event_id` is the idempotency key,
+ * and per user, `hlc` orders events. Each type carries its own `version`; a consumer skips a type
+ * it does not know or a version newer than it understands.
+ */
+const progressData = z.object({
+  content_id: z.string(),
+  position_seconds: z.number().min(0),
+  duration_seconds: z.number().min(0),
+  completion_percentage: z.number().min(0).max(100),
+  watched: z.boolean(),
+  state: z.enum(["playing", "paused", "stopped"]),
+  device_id: z.string().nullable(),
+  last_watched_at: z.string(),
+  /** true when the progress was removed (unwatched, cleared). */
+  deleted: z.boolean(),
+});
+
+const sessionData = z.object({
+  session_id: z.string(),
+  content_id: z.string(),
+  device_id: z.string(),
+  position_seconds: z.number().min(0),
+  duration_seconds: z.number().min(0),
+  playback_state: z.enum(["playing", "paused", "stopped"]),
+});
+
+export const eventDataSchemas = {
+  "session-created": { version: 1, data: sessionData },
+  "position-updated": { version: 1, data: sessionData },
+  "session-ended": {
+    version: 1,
+    data: sessionData.extend({
+      completion_rate: z.number().min(0).max(1),
+      reason: z.enum(["ended", "idle"]),
+    }),
+  },
+  "progress-changed": { version: 1, data: progressData },
+  "history-cleared": { version: 1, data: z.object({ before_hlc: z.string().regex(HLC_PATTERN) }) },
+} as const;
+
+export type EventType = keyof typeof eventDataSchemas;
+export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]["data"]>;
+
+export const envelopeSchema = z.object({
+  event_id: z.string().min(1).max(128),
+  type: z.string().min(1).max(64),
+  version: z.number().int().min(1),
+  user_id: z.string().min(1).max(256),
+  occurred_at: z.string(),
+  hlc: z.string().regex(HLC_PATTERN),
+  data: z.unknown(),
+});
+
+export type EventEnvelope = z.infer<typeof envelopeSchema>;
+
+export type TypedEnvelope<T extends EventType> = Omit<EventEnvelope, "type" | "data"> & {
+  type: T;
+  data: EventData<T>;
+};
+
+export function makeEvent<T extends EventType>(
+  type: T,
+  userId: string,
+  hlc: string,
+  data: EventData<T>,
+  now: Date = new Date(),
+): TypedEnvelope<T> {
+  return {
+    event_id: crypto.randomUUID(),
+    type,
+    version: eventDataSchemas[type].version,
+    user_id: userId,
+    occurred_at: now.toISOString(),
+    hlc,
+    data,
+  };
+}
+
+export type Decoded =
+  | { kind: "event"; event: { [T in EventType]: TypedEnvelope<T> }[EventType] }
+  | { kind: "skip"; reason: string }
+  | { kind: "malformed"; reason: string };
+
+/** Checks a message off the queue against the envelope and its type's schema. */
+export function decodeEvent(body: unknown): Decoded {
+  const envelope = envelopeSchema.safeParse(body);
+  if (!envelope.success) return { kind: "malformed", reason: envelope.error.message };
+  const { type, version } = envelope.data;
+  const known = (eventDataSchemas as Record<string, { version: number; data: z.ZodType }>)[type];
+  if (!known) return { kind: "skip", reason: `unknown type ${type}` };
+  if (version > known.version) return { kind: "skip", reason: `${type} v${version} is newer than v${known.version}` };
+  const data = known.data.safeParse(envelope.data.data);
+  if (!data.success) return { kind: "malformed", reason: `${type}: ${data.error.message}` };
+  return { kind: "event", event: { ...envelope.data, data: data.data } as never };
+}

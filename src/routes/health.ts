@@ -1,0 +1,48 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { sql } from "drizzle-orm";
+import { withDatabase } from "../db/client";
+import { configOf } from "../env";
+import { router } from "./router";
+
+const check = z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() });
+const healthSchema = z
+  .object({ status: z.enum(["ok", "degraded"]), checks: z.record(z.string(), check) })
+  .openapi("Health");
+
+async function timed(work: () => Promise<unknown>, timeoutMs = 3000): Promise<z.infer<typeof check>> {
+  const started = Date.now();
+  try {
+    await Promise.race([
+      work(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs)),
+    ]);
+    return { ok: true, latency_ms: Date.now() - started };
+  } catch (error) {
+    return { ok: false, latency_ms: Date.now() - started, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export const healthRoutes = router().openapi(
+  createRoute({
+    method: "get",
+    path: "/health",
+    tags: ["Operations"],
+    summary: "Liveness and dependency checks",
+    description: "200 when every dependency answers; 503 with the failing checks otherwise. Writes are still accepted while Postgres is down.",
+    responses: {
+      200: { description: "Healthy", content: { "application/json": { schema: healthSchema } } },
+      503: { description: "A dependency is down", content: { "application/json": { schema: healthSchema } } },
+    },
+  }),
+  async (c) => {
+    const config = configOf(c.env);
+    const [postgres, durableObjects, kv] = await Promise.all([
+      timed(() => withDatabase(config, (db) => db.execute(sql`select 1`))),
+      timed(() => c.env.USER_STATE.get(c.env.USER_STATE.idFromName("__health__")).status()),
+      timed(() => c.env.SEARCH_KV.get("__health__")),
+    ]);
+    const checks = { postgres, durable_objects: durableObjects, kv };
+    const ok = Object.values(checks).every((x) => x.ok);
+    return c.json({ status: ok ? ("ok" as const) : ("degraded" as const), checks }, ok ? 200 : 503);
+  },
+);

@@ -1,0 +1,125 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireUser } from "../auth";
+import { notFound, HttpProblem } from "../problem";
+import { errorResponses, resourceId, router, userState } from "./router";
+
+const playbackState = z.enum(["playing", "paused", "stopped"]);
+const seconds = z.number().finite().min(0).max(10_000_000);
+
+export const sessionSchema = z
+  .object({
+    id: z.string(),
+    user_id: z.string(),
+    content_id: z.string(),
+    device_id: z.string(),
+    position_seconds: z.number(),
+    duration_seconds: z.number(),
+    playback_state: playbackState,
+    quality: z.string().nullable(),
+    started_at: z.string().openapi({ format: "date-time" }),
+    updated_at: z.string().openapi({ format: "date-time" }),
+    ended_at: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("Session");
+
+const createBody = z
+  .object({
+    content_id: resourceId("content_id").openapi({ param: undefined }),
+    device_id: resourceId("device_id").openapi({ param: undefined, example: "living-room-tv" }),
+    duration_seconds: seconds.openapi({ example: 7200, description: "0 when unknown (live)" }),
+    quality: z.string().max(32).optional().openapi({ example: "1080p" }),
+  })
+  .openapi("CreateSession");
+
+const positionBody = z
+  .object({
+    position_seconds: seconds.openapi({ example: 1800 }),
+    playback_state: playbackState.optional(),
+  })
+  .openapi("PositionUpdate");
+
+const sessionParams = z.object({ id: z.string().max(128).openapi({ param: { name: "id", in: "path" } }) });
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
+const base = router();
+base.use("/sessions", requireUser);
+base.use("/sessions/*", requireUser);
+
+export const sessionRoutes = base
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/sessions",
+      security: [{ bearer: [] }],
+      tags: ["Playback"],
+      summary: "Start a playback session",
+      description: "Returns the session and where to resume, by the resume rules.",
+      request: { body: { content: json(createBody), required: true } },
+      responses: {
+        201: {
+          description: "Created",
+          content: json(sessionSchema.extend({ resume_position_seconds: z.number().nullable() })),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { session, resume_position_seconds } = await userState(c).createSession(c.var.caller.sub, body);
+      return c.json({ ...session, resume_position_seconds }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/sessions/{id}",
+      security: [{ bearer: [] }],
+      tags: ["Playback"],
+      summary: "Get a session",
+      request: { params: sessionParams },
+      responses: { 200: { description: "The session", content: json(sessionSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const session = await userState(c).getSession(c.var.caller.sub, c.req.valid("param").id);
+      if (!session) throw notFound("session");
+      return c.json(session, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/sessions/{id}/position",
+      security: [{ bearer: [] }],
+      tags: ["Playback"],
+      summary: "Report the playback position",
+      request: { params: sessionParams, body: { content: json(positionBody), required: true } },
+      responses: {
+        200: { description: "The session", content: json(sessionSchema) },
+        409: errorResponses[404],
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const result = await userState(c).updatePosition(c.var.caller.sub, c.req.valid("param").id, c.req.valid("json"));
+      if (result === null) throw notFound("session");
+      if (result === "ended") throw new HttpProblem(409, "session-ended", "the session has ended; start a new one");
+      return c.json(result, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/sessions/{id}",
+      security: [{ bearer: [] }],
+      tags: ["Playback"],
+      summary: "End a session",
+      description: "Writes the final progress and emits `session-ended` with `completion_rate` in [0, 1].",
+      request: { params: sessionParams },
+      responses: { 204: { description: "Ended" }, ...errorResponses },
+    }),
+    async (c) => {
+      const session = await userState(c).endSession(c.var.caller.sub, c.req.valid("param").id);
+      if (!session) throw notFound("session");
+      return c.body(null, 204);
+    },
+  );
