@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "./config";
-import { configOf, type App } from "./env";
+import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
@@ -41,7 +41,9 @@ app
     }
     if (error instanceof ConfigError) {
       console.error(error.message);
-      return problemResponse(new HttpProblem(500, "misconfigured", "the service is misconfigured; see its logs").toProblem());
+      return problemResponse(
+        new HttpProblem(500, "misconfigured", "the service is misconfigured; see its logs").toProblem(),
+      );
     }
     console.error("unhandled error", error);
     return problemResponse(new HttpProblem(500, "internal", "an unexpected error occurred").toProblem());
@@ -56,6 +58,10 @@ app.doc31("/openapi.json", {
   },
   servers: [{ url: "/" }],
 });
-app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  type: "http",
+  scheme: "bearer",
+  bearerFormat: "JWT",
+});
 
 export type AppType = typeof app;

@@ -16,11 +16,21 @@ export const configSchema = z
     JWT_ISSUER: z.string().min(1).optional(),
     JWT_AUDIENCE: z.string().min(1).optional(),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
-    REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(3600).default(30 * 86_400),
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(3600)
+      .default(30 * 86_400),
 
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+      .optional(),
     /** host:port of the WebSocket-to-TCP proxy the Neon driver uses locally; unset on Neon. */
-    DB_WS_PROXY: z.string().regex(/^[\w.-]+:\d+$/, "must be host:port").optional(),
+    DB_WS_PROXY: z
+      .string()
+      .regex(/^[\w.-]+:\d+$/, "must be host:port")
+      .optional(),
 
     RESUME_MIN_SECONDS: seconds(30),
     RESUME_MAX_PERCENT: percent(95),
@@ -31,7 +41,11 @@ export const configSchema = z
     OUTBOX_MAX_BACKOFF_SECONDS: z.coerce.number().int().min(1).default(300),
     QUEUE_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(43_200).default(30),
     DEVICE_OFFLINE_SECONDS: z.coerce.number().int().min(10).default(300),
-    TOMBSTONE_MAX_AGE_SECONDS: z.coerce.number().int().min(60).default(30 * 86_400),
+    TOMBSTONE_MAX_AGE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(30 * 86_400),
     RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(120),
     PROFILE_HALF_LIFE_DAYS: z.coerce.number().positive().default(30),

@@ -5,13 +5,6 @@
 import type { TestProject } from "vitest/node";
 import { freePort, migrateDatabase, startEmbeddedPostgres, startWsProxy } from "../scripts/local-db";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    databaseUrl: string;
-    dbProxy: string;
-  }
-}
-
 export default async function setup(project: TestProject) {
   const external = process.env.TEST_DATABASE_URL;
   const embedded = external ? null : await startEmbeddedPostgres({ port: await freePort() });

@@ -1,14 +1,16 @@
 import { sql } from "drizzle-orm";
 import {
+  bigserial,
   boolean,
+  check,
   doublePrecision,
   index,
+  integer,
   jsonb,
   pgTable,
   text,
   timestamp,
   uniqueIndex,
-  bigserial,
 } from "drizzle-orm/pg-core";
 
 /** One row per (user, content): the latest progress the user's Durable Object reported. */
@@ -57,4 +59,33 @@ export const deadLetters = pgTable(
     replayedAt: timestamp("replayed_at", { withTimezone: true }),
   },
   (t) => [uniqueIndex("dead_letters_message").on(t.queue, t.messageId)],
+);
+
+/** The catalog: movies, series and their episodes. */
+export const content = pgTable(
+  "content",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: ["movie", "series", "episode"] }).notNull(),
+    title: text("title").notNull(),
+    seriesId: text("series_id"),
+    seasonNumber: integer("season_number"),
+    episodeNumber: integer("episode_number"),
+    year: integer("year"),
+    genres: text("genres").array().notNull().default(sql`'{}'::text[]`),
+    platforms: text("platforms").array().notNull().default(sql`'{}'::text[]`),
+    rating: doublePrecision("rating"),
+    votes: integer("votes").notNull().default(0),
+    runtimeMinutes: integer("runtime_minutes"),
+    maturityRating: text("maturity_rating"),
+    director: text("director"),
+    creditsStartSeconds: integer("credits_start_seconds"),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check("content_kind", sql`${t.kind} in ('movie', 'series', 'episode')`),
+    index("content_popular").on(t.votes.desc(), t.id),
+    index("content_series").on(t.seriesId, t.seasonNumber, t.episodeNumber).where(sql`${t.seriesId} is not null`),
+    index("content_year").on(t.year),
+  ],
 );

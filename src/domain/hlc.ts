@@ -61,9 +61,7 @@ export class HlcClock {
   tick(): Hlc {
     const wall = this.wallClock();
     const next =
-      wall > this.last.ms
-        ? { ms: wall, counter: 0, node: this.node }
-        : this.bump(this.last.ms, this.last.counter + 1);
+      wall > this.last.ms ? { ms: wall, counter: 0, node: this.node } : this.bump(this.last.ms, this.last.counter + 1);
     this.last = next;
     return next;
   }

@@ -30,11 +30,7 @@ export function isWatched(positionSeconds: number, durationSeconds: number, rule
  * `minSeconds` there is nothing worth resuming, above `maxPercent` only credits remain.
  * A duration of 0 means "unknown" (live, or not reported yet): only the floor applies.
  */
-export function resumePosition(
-  positionSeconds: number,
-  durationSeconds: number,
-  rules: ResumeRules,
-): number | null {
+export function resumePosition(positionSeconds: number, durationSeconds: number, rules: ResumeRules): number | null {
   if (positionSeconds < rules.minSeconds) return null;
   if (durationSeconds <= 0) return positionSeconds;
   if (positionSeconds >= durationSeconds) return null;

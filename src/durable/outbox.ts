@@ -60,7 +60,9 @@ export class Outbox {
         bytes += row.body.length;
       }
       try {
-        await queue.sendBatch(batch.map((row) => ({ body: JSON.parse(row.body) as EventEnvelope, contentType: "json" })));
+        await queue.sendBatch(
+          batch.map((row) => ({ body: JSON.parse(row.body) as EventEnvelope, contentType: "json" })),
+        );
       } catch {
         const { attempts } = this.sql.exec<{ attempts: number }>("SELECT attempts FROM outbox_state").one();
         const delay = Math.min(maxBackoffSeconds, 2 ** Math.min(attempts, 20)) * 1000;

@@ -1,11 +1,5 @@
 import { compareHlc, decodeHlc, encodeHlc, type Hlc } from "../domain/hlc";
-import {
-  completionPercentage,
-  completionRate,
-  isWatched,
-  type ResumeRules,
-  resumePosition,
-} from "../domain/resume";
+import { completionPercentage, completionRate, isWatched, type ResumeRules, resumePosition } from "../domain/resume";
 import { type EventEnvelope, makeEvent } from "../events/envelope";
 
 export type PlaybackState = "playing" | "paused" | "stopped";
@@ -130,7 +124,9 @@ export class PlaybackStore {
       deleted INTEGER NOT NULL DEFAULT 0,
       dirty_since INTEGER
     )`);
-    sql.exec("CREATE INDEX IF NOT EXISTS progress_recent ON progress (last_watched_at DESC, content_id) WHERE deleted = 0");
+    sql.exec(
+      "CREATE INDEX IF NOT EXISTS progress_recent ON progress (last_watched_at DESC, content_id) WHERE deleted = 0",
+    );
     sql.exec("CREATE INDEX IF NOT EXISTS progress_dirty ON progress (dirty_since) WHERE dirty_since IS NOT NULL");
   }
 
@@ -187,10 +183,20 @@ export class PlaybackStore {
     );
     const session = this.getSession(id) as Session;
     const hlc = this.ctx.tick();
-    this.ctx.emit(makeEvent("position-updated", this.ctx.userId, encodeHlc(hlc), this.sessionData(session), new Date(now)));
+    this.ctx.emit(
+      makeEvent("position-updated", this.ctx.userId, encodeHlc(hlc), this.sessionData(session), new Date(now)),
+    );
     // A pause or a stop is a natural checkpoint: write it through; plain playing reports are batched.
     this.writeProgress(
-      { content_id: row.content_id, position: input.position_seconds, duration: row.duration, state, device_id: row.device_id, at: now, hlc },
+      {
+        content_id: row.content_id,
+        position: input.position_seconds,
+        duration: row.duration,
+        state,
+        device_id: row.device_id,
+        at: now,
+        hlc,
+      },
       { flushNow: state !== "playing" },
     );
     return session;
@@ -215,7 +221,15 @@ export class PlaybackStore {
     // The session's final position is the last one it reported; an idle end happens later in
     // wall time but must not count as watching.
     this.writeProgress(
-      { content_id: row.content_id, position: row.position, duration: row.duration, state: "stopped", device_id: row.device_id, at: reason === "idle" ? row.updated_at : now, hlc },
+      {
+        content_id: row.content_id,
+        position: row.position,
+        duration: row.duration,
+        state: "stopped",
+        device_id: row.device_id,
+        at: reason === "idle" ? row.updated_at : now,
+        hlc,
+      },
       { flushNow: true },
     );
     return session;
@@ -224,13 +238,18 @@ export class PlaybackStore {
   /** Open sessions whose last update is older than `idleMs`. */
   idleSessionIds(now: number, idleMs: number): string[] {
     return this.sql
-      .exec<{ id: string }>("SELECT id FROM sessions WHERE ended_at IS NULL AND updated_at <= ? ORDER BY updated_at", now - idleMs)
+      .exec<{ id: string }>(
+        "SELECT id FROM sessions WHERE ended_at IS NULL AND updated_at <= ? ORDER BY updated_at",
+        now - idleMs,
+      )
       .toArray()
       .map((r) => r.id);
   }
 
   nextIdleDeadline(idleMs: number): number | null {
-    const row = this.sql.exec<{ t: number | null }>("SELECT min(updated_at) AS t FROM sessions WHERE ended_at IS NULL").one();
+    const row = this.sql
+      .exec<{ t: number | null }>("SELECT min(updated_at) AS t FROM sessions WHERE ended_at IS NULL")
+      .one();
     return row.t === null ? null : row.t + idleMs;
   }
 
@@ -273,7 +292,10 @@ export class PlaybackStore {
   /** Writes through to Postgres the registers that changed more than `afterMs` ago. */
   flushDirty(now: number, afterMs: number): number {
     const due = this.sql
-      .exec<{ content_id: string }>("SELECT content_id FROM progress WHERE dirty_since IS NOT NULL AND dirty_since <= ?", now - afterMs)
+      .exec<{ content_id: string }>(
+        "SELECT content_id FROM progress WHERE dirty_since IS NOT NULL AND dirty_since <= ?",
+        now - afterMs,
+      )
       .toArray();
     for (const { content_id } of due) {
       this.sql.exec("UPDATE progress SET dirty_since = NULL WHERE content_id = ?", content_id);
@@ -283,7 +305,9 @@ export class PlaybackStore {
   }
 
   nextFlushDeadline(afterMs: number): number | null {
-    const row = this.sql.exec<{ t: number | null }>("SELECT min(dirty_since) AS t FROM progress WHERE dirty_since IS NOT NULL").one();
+    const row = this.sql
+      .exec<{ t: number | null }>("SELECT min(dirty_since) AS t FROM progress WHERE dirty_since IS NOT NULL")
+      .one();
     return row.t === null ? null : row.t + afterMs;
   }
 
@@ -342,7 +366,16 @@ export class PlaybackStore {
     if (watched) {
       const duration = current?.duration ?? 0;
       this.writeProgress(
-        { content_id: contentId, position: duration, duration, state: "stopped", device_id: current?.device_id ?? null, watched: true, at: now, hlc },
+        {
+          content_id: contentId,
+          position: duration,
+          duration,
+          state: "stopped",
+          device_id: current?.device_id ?? null,
+          watched: true,
+          at: now,
+          hlc,
+        },
         { flushNow: true },
       );
       return this.progress(contentId);
@@ -364,7 +397,11 @@ export class PlaybackStore {
     const live = this.sql.exec<{ content_id: string }>("SELECT content_id FROM progress WHERE deleted = 0").toArray();
     const hlc = this.ctx.tick();
     const encoded = encodeHlc(hlc);
-    this.sql.exec("UPDATE progress SET deleted = 1, dirty_since = NULL, hlc = ?, last_watched_at = ? WHERE deleted = 0", encoded, now);
+    this.sql.exec(
+      "UPDATE progress SET deleted = 1, dirty_since = NULL, hlc = ?, last_watched_at = ? WHERE deleted = 0",
+      encoded,
+      now,
+    );
     for (const { content_id } of live) this.ctx.changed("progress", content_id, encoded);
     this.ctx.emit(makeEvent("history-cleared", this.ctx.userId, encoded, { before_hlc: encoded }, new Date(now)));
     return live.length;
@@ -373,7 +410,17 @@ export class PlaybackStore {
   private remove(contentId: string, now: number, hlc: Hlc): void {
     const current = this.progressRow(contentId);
     this.writeProgress(
-      { content_id: contentId, position: 0, duration: current?.duration ?? 0, state: "stopped", device_id: null, watched: false, deleted: true, at: now, hlc },
+      {
+        content_id: contentId,
+        position: 0,
+        duration: current?.duration ?? 0,
+        state: "stopped",
+        device_id: null,
+        watched: false,
+        deleted: true,
+        at: now,
+        hlc,
+      },
       { flushNow: true },
     );
   }
@@ -411,7 +458,8 @@ export class PlaybackStore {
     const watched = row.watched === 1;
     return {
       content_id: row.content_id,
-      resume_position_seconds: watched || row.deleted ? null : resumePosition(row.position, row.duration, this.ctx.rules),
+      resume_position_seconds:
+        watched || row.deleted ? null : resumePosition(row.position, row.duration, this.ctx.rules),
       position_seconds: row.position,
       duration_seconds: row.duration,
       completion_percentage: watched && row.duration === 0 ? 100 : completionPercentage(row.position, row.duration),

@@ -43,7 +43,10 @@ export class UserState extends DurableObject<Env> {
 
   // ---- RPC: playback ----
 
-  async createSession(userId: string, input: { content_id: string; device_id: string; duration_seconds: number; quality?: string | null }) {
+  async createSession(
+    userId: string,
+    input: { content_id: string; device_id: string; duration_seconds: number; quality?: string | null },
+  ) {
     return this.write(userId, (now) => this.playback.createSession(input, now));
   }
 
@@ -52,7 +55,11 @@ export class UserState extends DurableObject<Env> {
     return this.playback.getSession(id);
   }
 
-  async updatePosition(userId: string, id: string, input: { position_seconds: number; playback_state?: PlaybackState | undefined }) {
+  async updatePosition(
+    userId: string,
+    id: string,
+    input: { position_seconds: number; playback_state?: PlaybackState | undefined },
+  ) {
     return this.write(userId, (now) => this.playback.updatePosition(id, input, now));
   }
 
@@ -179,6 +186,10 @@ export class UserState extends DurableObject<Env> {
   }
 
   private setMeta(key: string, value: string): void {
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      value,
+    );
   }
 }

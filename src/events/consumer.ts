@@ -137,7 +137,10 @@ export async function consumeBatch(config: Config, batch: MessageBatch<unknown>)
   } catch (error) {
     const attempts = Math.max(1, ...batch.messages.map((m) => m.attempts));
     const delaySeconds = Math.min(43_200, config.QUEUE_RETRY_DELAY_SECONDS * 2 ** Math.min(attempts - 1, 16));
-    console.error(`queue ${batch.queue}: batch of ${batch.messages.length} failed, retry in ${delaySeconds} s:`, String(error));
+    console.error(
+      `queue ${batch.queue}: batch of ${batch.messages.length} failed, retry in ${delaySeconds} s:`,
+      String(error),
+    );
     batch.retryAll({ delaySeconds });
   }
 }

@@ -18,7 +18,11 @@ async function timed(work: () => Promise<unknown>, timeoutMs = 3000): Promise<z.
     ]);
     return { ok: true, latency_ms: Date.now() - started };
   } catch (error) {
-    return { ok: false, latency_ms: Date.now() - started, error: error instanceof Error ? error.message : String(error) };
+    return {
+      ok: false,
+      latency_ms: Date.now() - started,
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
 }
 
@@ -28,7 +32,8 @@ export const healthRoutes = router().openapi(
     path: "/health",
     tags: ["Operations"],
     summary: "Liveness and dependency checks",
-    description: "200 when every dependency answers; 503 with the failing checks otherwise. Writes are still accepted while Postgres is down.",
+    description:
+      "200 when every dependency answers; 503 with the failing checks otherwise. Writes are still accepted while Postgres is down.",
     responses: {
       200: { description: "Healthy", content: { "application/json": { schema: healthSchema } } },
       503: { description: "A dependency is down", content: { "application/json": { schema: healthSchema } } },

@@ -31,7 +31,10 @@ const publicItem = ({ hlc: _hlc, ...item }: Item) => item;
 function afterCursor(cursor: string | undefined) {
   if (cursor === undefined) return null;
   const after = decodeCursor(cursor, { t: "number", c: "string" });
-  if (!after) throw new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", { errors: [{ path: "cursor", message: "invalid cursor" }] });
+  if (!after)
+    throw new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
+      errors: [{ path: "cursor", message: "invalid cursor" }],
+    });
   return after;
 }
 
@@ -84,8 +87,15 @@ export const historyRoutes = base
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const page = await userState(c).history(c.var.caller.sub, { resumableOnly: true, limit, after: afterCursor(cursor) });
-      return c.json({ items: page.items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) }, 200);
+      const page = await userState(c).history(c.var.caller.sub, {
+        resumableOnly: true,
+        limit,
+        after: afterCursor(cursor),
+      });
+      return c.json(
+        { items: page.items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) },
+        200,
+      );
     },
   )
   .openapi(
@@ -96,14 +106,21 @@ export const historyRoutes = base
       tags: ["History"],
       summary: "Watch history, most recent first",
       request: {
-        query: z.object({ status: z.enum(["in_progress", "completed"]).optional(), limit: limitQuery, cursor: cursorQuery }),
+        query: z.object({
+          status: z.enum(["in_progress", "completed"]).optional(),
+          limit: limitQuery,
+          cursor: cursorQuery,
+        }),
       },
       responses: { 200: { description: "A page", content: json(pageSchema) }, ...errorResponses },
     }),
     async (c) => {
       const { status, limit, cursor } = c.req.valid("query");
       const page = await userState(c).history(c.var.caller.sub, { status, limit, after: afterCursor(cursor) });
-      return c.json({ items: page.items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) }, 200);
+      return c.json(
+        { items: page.items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) },
+        200,
+      );
     },
   )
   .openapi(
@@ -160,7 +177,10 @@ export const historyRoutes = base
       security: [{ bearer: [] }],
       tags: ["History"],
       summary: "Clear the whole history",
-      responses: { 200: { description: "Cleared", content: json(z.object({ removed: z.number().int() })) }, ...errorResponses },
+      responses: {
+        200: { description: "Cleared", content: json(z.object({ removed: z.number().int() })) },
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const removed = await userState(c).clearHistory(c.var.caller.sub);

@@ -18,7 +18,10 @@ export function userState(c: AppContext) {
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const resourceId = (name: string) =>
-  z.string().regex(ID_PATTERN, "1-128 letters, digits or . _ : -").openapi({ param: { name, in: "path" }, example: "tt0133093" });
+  z
+    .string()
+    .regex(ID_PATTERN, "1-128 letters, digits or . _ : -")
+    .openapi({ param: { name, in: "path" }, example: "tt0133093" });
 
 export const problemSchema = z
   .object({

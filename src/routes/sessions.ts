@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
-import { notFound, HttpProblem } from "../problem";
+import { HttpProblem, notFound } from "../problem";
 import { errorResponses, resourceId, router, userState } from "./router";
 
 const playbackState = z.enum(["playing", "paused", "stopped"]);
@@ -38,7 +38,12 @@ const positionBody = z
   })
   .openapi("PositionUpdate");
 
-const sessionParams = z.object({ id: z.string().max(128).openapi({ param: { name: "id", in: "path" } }) });
+const sessionParams = z.object({
+  id: z
+    .string()
+    .max(128)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
 const base = router();

@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { inject } from "vitest";
 import { LOCAL_DEV_JWT_SECRET, parseConfig } from "../../src/config";
-import { withDatabase, type Database } from "../../src/db/client";
+import { type Database, withDatabase } from "../../src/db/client";
 
 const secret = new TextEncoder().encode(LOCAL_DEV_JWT_SECRET);
 
@@ -66,11 +66,16 @@ export async function setDatabase(state: "down" | "up") {
   if (res.status !== 204) throw new Error(`proxy control answered ${res.status}`);
 }
 
-export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await probe();
   while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 100));
     last = await probe();
   }

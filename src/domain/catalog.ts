@@ -1,0 +1,201 @@
+/**
+ * The catalog's items and the real development catalog: the 3,201 films of vega-datasets'
+ * movies.json, plus generated series with seasons and episodes so that episodes exist.
+ */
+export type ContentKind = "movie" | "series" | "episode";
+
+export interface CatalogItem {
+  id: string;
+  kind: ContentKind;
+  title: string;
+  series_id: string | null;
+  season_number: number | null;
+  episode_number: number | null;
+  year: number | null;
+  genres: string[];
+  platforms: string[];
+  rating: number | null;
+  votes: number;
+  runtime_minutes: number | null;
+  maturity_rating: string | null;
+  director: string | null;
+  credits_start_seconds: number | null;
+}
+
+/** One row of vega-datasets' movies.json (only the fields the catalog uses). */
+export interface VegaMovie {
+  Title?: string | number | null;
+  "Release Date"?: string | null;
+  "Major Genre"?: string | null;
+  Distributor?: string | null;
+  "IMDB Rating"?: number | null;
+  "IMDB Votes"?: number | null;
+  "Running Time min"?: number | null;
+  "MPAA Rating"?: string | null;
+  Director?: string | null;
+}
+
+export function slug(text: string): string {
+  return (
+    text
+      .normalize("NFKD")
+      .replace(/[\u0300-\u036f]/g, "")
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 80) || "untitled"
+  );
+}
+
+/** "Jun 12 1998" → 1998; movies.json also has a few "12-Jun-98"-style dates. */
+export function releaseYear(date: string | null | undefined): number | null {
+  if (!date) return null;
+  const four = /\b(1[89]\d\d|20\d\d)\b/.exec(date);
+  if (four) return Number(four[1]);
+  const two = /-(\d\d)$/.exec(date);
+  if (two) {
+    const yy = Number(two[1]);
+    return yy > 30 ? 1900 + yy : 2000 + yy;
+  }
+  return null;
+}
+
+/** Films with stable ids (`film-<title>-<year>`), skipping rows without a title. */
+export function filmsFromVega(rows: readonly VegaMovie[]): CatalogItem[] {
+  const used = new Set<string>();
+  const films: CatalogItem[] = [];
+  for (const row of rows) {
+    if (row.Title === null || row.Title === undefined || String(row.Title).trim() === "") continue;
+    const title = String(row.Title).trim();
+    const year = releaseYear(row["Release Date"]);
+    let id = `film-${slug(title)}${year ? `-${year}` : ""}`;
+    for (let n = 2; used.has(id); n++) id = `film-${slug(title)}${year ? `-${year}` : ""}-${n}`;
+    used.add(id);
+    const runtime = row["Running Time min"] ?? null;
+    films.push({
+      id,
+      kind: "movie",
+      title,
+      series_id: null,
+      season_number: null,
+      episode_number: null,
+      year,
+      genres: row["Major Genre"] ? [row["Major Genre"]] : [],
+      platforms: row.Distributor ? [row.Distributor] : [],
+      rating: row["IMDB Rating"] ?? null,
+      votes: row["IMDB Votes"] ?? 0,
+      runtime_minutes: runtime,
+      maturity_rating: row["MPAA Rating"] ?? null,
+      director: row.Director ?? null,
+      credits_start_seconds: runtime ? Math.round(runtime * 60 * 0.96) : null,
+    });
+  }
+  return films;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same catalog everywhere. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SERIES_WORDS = [
+  [
+    "Northern",
+    "Silent",
+    "Broken",
+    "Golden",
+    "Hidden",
+    "Last",
+    "Crimson",
+    "Distant",
+    "Wild",
+    "Quiet",
+    "Iron",
+    "Midnight",
+  ],
+  [
+    "Harbor",
+    "Signal",
+    "Kingdom",
+    "Frontier",
+    "Station",
+    "Empire",
+    "Garden",
+    "Circuit",
+    "Valley",
+    "Archive",
+    "Tide",
+    "Orbit",
+  ],
+];
+const SERIES_GENRES = ["Drama", "Comedy", "Thriller/Suspense", "Adventure", "Action", "Documentary", "Horror"];
+const SERIES_PLATFORMS = ["Warner Bros.", "Universal", "Paramount Pictures", "Sony Pictures", "Walt Disney Pictures"];
+
+/** `count` series, each with 1-4 seasons of 6-10 episodes, deterministic for a seed. */
+export function generateSeries(count: number, seed = 42): CatalogItem[] {
+  const random = seededRandom(seed);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
+  const items: CatalogItem[] = [];
+  const used = new Set<string>();
+  for (let s = 0; s < count; s++) {
+    let title = `${pick(SERIES_WORDS[0] as string[])} ${pick(SERIES_WORDS[1] as string[])}`;
+    if (used.has(title)) title = `${title} ${s}`;
+    used.add(title);
+    const seriesId = `series-${slug(title)}`;
+    const year = 1995 + Math.floor(random() * 30);
+    const genres = [pick(SERIES_GENRES)];
+    const platforms = [pick(SERIES_PLATFORMS)];
+    const rating = Math.round((5 + random() * 4) * 10) / 10;
+    const votes = Math.floor(1000 + random() ** 3 * 400_000);
+    const maturity = pick(["TV-PG", "TV-14", "TV-MA"]);
+    items.push({
+      id: seriesId,
+      kind: "series",
+      title,
+      series_id: null,
+      season_number: null,
+      episode_number: null,
+      year,
+      genres,
+      platforms,
+      rating,
+      votes,
+      runtime_minutes: null,
+      maturity_rating: maturity,
+      director: null,
+      credits_start_seconds: null,
+    });
+    const seasons = 1 + Math.floor(random() * 4);
+    for (let season = 1; season <= seasons; season++) {
+      const episodes = 6 + Math.floor(random() * 5);
+      for (let episode = 1; episode <= episodes; episode++) {
+        const runtime = 25 + Math.floor(random() * 35);
+        items.push({
+          id: `${seriesId}-s${String(season).padStart(2, "0")}e${String(episode).padStart(2, "0")}`,
+          kind: "episode",
+          title: `${title} S${season}E${episode}`,
+          series_id: seriesId,
+          season_number: season,
+          episode_number: episode,
+          year: year + season - 1,
+          genres,
+          platforms,
+          rating,
+          votes: Math.floor(votes / (season * 2)),
+          runtime_minutes: runtime,
+          maturity_rating: maturity,
+          director: null,
+          credits_start_seconds: runtime * 60 - 60,
+        });
+      }
+    }
+  }
+  return items;
+}

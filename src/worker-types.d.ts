@@ -1,0 +1,12 @@
+// Types `import { env, exports } from "cloudflare:workers"` with this Worker's bindings and exports.
+import type { Env as WorkerEnv } from "./env";
+
+declare global {
+  namespace Cloudflare {
+    interface GlobalProps {
+      mainModule: typeof import("./index");
+      durableNamespaces: "UserState";
+    }
+    interface Env extends WorkerEnv {}
+  }
+}

@@ -1,0 +1,8 @@
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    dbProxy: string;
+  }
+}
+
+export {};
