@@ -78,7 +78,7 @@ class SessionTurns {
 
 /** Splits a stream of Postgres messages (type byte + int32 length) and reports each type byte. */
 function messageScanner(onMessage: (type: number, body: Buffer) => void, startup: boolean) {
-  let buffer = Buffer.alloc(0);
+  let buffer: Buffer = Buffer.alloc(0);
   let expectStartup = startup;
   return (chunk: Buffer) => {
     buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
