@@ -37,7 +37,11 @@ export async function applyEventBatch(
       dead.push({ messageId: message.id, reason: keepAllReason, body: jsonSafe(message.body) });
     }
     if (decoded.kind === "malformed") {
-      dead.push({ messageId: message.id, reason: decoded.reason.slice(0, 2000), body: jsonSafe(message.body) });
+      dead.push({
+        messageId: message.id,
+        reason: withoutNul(decoded.reason.slice(0, 2000)) as string,
+        body: jsonSafe(message.body),
+      });
       continue;
     }
     if (decoded.kind === "skip") {
@@ -117,12 +121,25 @@ async function applyClear(tx: Tx, event: Cleared): Promise<void> {
   `);
 }
 
+/**
+ * The body as jsonb can keep it. Postgres refuses NUL in jsonb and text, and one refused dead
+ * letter would fail its whole batch again and again: NULs are kept as the visible text "\u0000".
+ */
 function jsonSafe(body: unknown): unknown {
   try {
-    return JSON.parse(JSON.stringify(body ?? null));
+    return withoutNul(JSON.parse(JSON.stringify(body ?? null)));
   } catch {
-    return String(body);
+    return withoutNul(String(body));
   }
+}
+
+function withoutNul(value: unknown): unknown {
+  if (typeof value === "string") return value.replaceAll("\u0000", "\\u0000");
+  if (Array.isArray(value)) return value.map(withoutNul);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k) as string, withoutNul(v)]));
+  }
+  return value;
 }
 
 /**
