@@ -1,30 +1,39 @@
 import { z } from "zod";
 import { HLC_PATTERN } from "../domain/hlc";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is the one character Postgres text cannot hold
+const NO_NUL = /^[^\u0000]*$/;
+/** Text Postgres can store (no NUL), so a decoded event never fails in SQL and blocks its batch. */
+export const eventText = (max = 256) => z.string().min(1).max(max).regex(NO_NUL, "must not contain NUL");
+/** ISO-8601 UTC (or with an offset); Postgres' timestamptz takes it as is. */
+export const eventTimestamp = z.iso.datetime({ offset: true });
+/** Seconds as float8: finite, non-negative, no larger than ten years. */
+const eventSeconds = z.number().min(0).max(315_360_000);
+
 /**
  * The events on the EVENTS queue. Delivery is at least once: `event_id` is the idempotency key,
  * and per user, `hlc` orders events. Each type carries its own `version`; a consumer skips a type
  * it does not know or a version newer than it understands.
  */
 const progressData = z.object({
-  content_id: z.string(),
-  position_seconds: z.number().min(0),
-  duration_seconds: z.number().min(0),
+  content_id: eventText(),
+  position_seconds: eventSeconds,
+  duration_seconds: eventSeconds,
   completion_percentage: z.number().min(0).max(100),
   watched: z.boolean(),
   state: z.enum(["playing", "paused", "stopped"]),
-  device_id: z.string().nullable(),
-  last_watched_at: z.string(),
+  device_id: eventText().nullable(),
+  last_watched_at: eventTimestamp,
   /** true when the progress was removed (unwatched, cleared). */
   deleted: z.boolean(),
 });
 
 const sessionData = z.object({
-  session_id: z.string(),
-  content_id: z.string(),
-  device_id: z.string(),
-  position_seconds: z.number().min(0),
-  duration_seconds: z.number().min(0),
+  session_id: eventText(),
+  content_id: eventText(),
+  device_id: eventText(),
+  position_seconds: eventSeconds,
+  duration_seconds: eventSeconds,
   playback_state: z.enum(["playing", "paused", "stopped"]),
 });
 
@@ -46,11 +55,11 @@ export type EventType = keyof typeof eventDataSchemas;
 export type EventData<T extends EventType> = z.infer<(typeof eventDataSchemas)[T]["data"]>;
 
 export const envelopeSchema = z.object({
-  event_id: z.string().min(1).max(128),
+  event_id: eventText(128),
   type: z.string().min(1).max(64),
   version: z.number().int().min(1),
-  user_id: z.string().min(1).max(256),
-  occurred_at: z.string(),
+  user_id: eventText(256),
+  occurred_at: eventTimestamp,
   hlc: z.string().regex(HLC_PATTERN),
   data: z.unknown(),
 });
