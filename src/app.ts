@@ -5,7 +5,9 @@ import { requireUser } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
+import { deadLetterRoutes } from "./routes/dead-letters";
 import { docsRoutes } from "./routes/docs";
+import { eventSchemaRoutes } from "./routes/events";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { userState } from "./routes/router";
@@ -14,7 +16,7 @@ import { sessionRoutes } from "./routes/sessions";
 /** Request bodies above this are refused before they are read whole. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-const api = new OpenAPIHono<App>().route("/", sessionRoutes).route("/", historyRoutes);
+const api = new OpenAPIHono<App>().route("/", sessionRoutes).route("/", historyRoutes).route("/", deadLetterRoutes);
 
 export const app = new OpenAPIHono<App>();
 app
@@ -33,6 +35,7 @@ app
   )
   .route("/", healthRoutes)
   .route("/", docsRoutes)
+  .route("/", eventSchemaRoutes)
   .route("/api/v1", api)
   .get("/api/v1/_bench/ping", requireUser, async (c) => {
     if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
