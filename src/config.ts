@@ -49,6 +49,16 @@ export const configSchema = z
     RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(120),
     PROFILE_HALF_LIFE_DAYS: z.coerce.number().positive().default(30),
+
+    // ---- cross-device sync ----
+    /** Ops per POST /sync/ops batch; a bigger batch is refused whole. */
+    SYNC_MAX_OPS_PER_BATCH: z.coerce.number().int().min(1).max(5000).default(500),
+    /** A client HLC further ahead of the server's wall clock than this is refused. */
+    SYNC_MAX_CLOCK_DRIFT_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    /** Registered devices per user; registering one more is refused. */
+    SYNC_MAX_DEVICES: z.coerce.number().int().min(1).default(50),
+    /** Ops in a batch that cost one rate-limit token (a request costs at least one). */
+    SYNC_OPS_PER_TOKEN: z.coerce.number().int().min(1).default(10),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {
