@@ -4,15 +4,21 @@ import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
+import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { sessionRoutes } from "./routes/sessions";
+import { syncRoutes } from "./routes/sync";
 
 /** Request bodies above this are refused before they are read whole. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-const api = new OpenAPIHono<App>().route("/", sessionRoutes).route("/", historyRoutes);
+const api = new OpenAPIHono<App>()
+  .route("/", sessionRoutes)
+  .route("/", historyRoutes)
+  .route("/", syncRoutes)
+  .route("/", deviceRoutes);
 
 export const app = new OpenAPIHono<App>();
 app
