@@ -1,3 +1,4 @@
+import type { DeviceType } from "../domain/device";
 import { decodeHlc, encodeHlc, type Hlc, laterHlc } from "../domain/hlc";
 import {
   addEntry,
@@ -9,11 +10,9 @@ import {
   TagConflictError,
 } from "../domain/or-set";
 import type { ProgressState, SyncOp } from "../domain/sync-replica";
-import { type DEVICE_TYPES, type EventEnvelope, makeEvent } from "../events/envelope";
+import { type EventEnvelope, makeEvent } from "../events/envelope";
 import { RefusedError, refusal } from "../outcome";
 import type { ProgressWrite } from "./playback";
-
-export type DeviceType = (typeof DEVICE_TYPES)[number];
 
 export interface WatchlistItem {
   content_id: string;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEVICE_TYPES } from "../domain/device";
 import { HLC_PATTERN } from "../domain/hlc";
 
 /**
@@ -46,8 +47,6 @@ const watchlistData = z.object({
     }),
   ),
 });
-
-export const DEVICE_TYPES = ["TV", "Phone", "Tablet", "Web", "Desktop"] as const;
 
 const deviceData = z.object({
   device_id: z.string(),

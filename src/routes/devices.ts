@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { DEVICE_TYPES } from "../events/envelope";
+import { DEVICE_TYPES } from "../domain/device";
 import { unwrap } from "../outcome";
 import { HttpProblem, notFound } from "../problem";
 import { cursorQuery, errorResponses, limitQuery, resourceId, router, userState } from "./router";

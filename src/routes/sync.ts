@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser, verifyAccessToken } from "../auth";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
+import { DEVICE_TYPES } from "../domain/device";
 import { HLC_PATTERN, parseHlc } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
 import { SERVER_NODE, VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../durable/user-state";
@@ -43,7 +44,7 @@ export const syncProgressSchema = progressItemSchema
 export const deviceSchema = z
   .object({
     device_id: z.string(),
-    device_type: z.enum(["TV", "Phone", "Tablet", "Web", "Desktop"]),
+    device_type: z.enum(DEVICE_TYPES),
     platform: z.string(),
     capabilities: z.record(z.string(), z.unknown()),
     app_version: z.string(),
