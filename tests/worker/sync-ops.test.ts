@@ -87,8 +87,15 @@ describe("POST /sync/ops", () => {
     await api.delete("/api/v1/sync/watchlist/movie-1");
     await api.put("/api/v1/sync/watchlist/movie-1", undefined);
     await api.put("/api/v1/sync/watchlist/movie-4", undefined);
-    const session = await api.post("/api/v1/sessions", { content_id: "movie-3", device_id: "tv", duration_seconds: 3600 });
-    await api.patch(`/api/v1/sessions/${session.json.id}/position`, { position_seconds: 1200, playback_state: "paused" });
+    const session = await api.post("/api/v1/sessions", {
+      content_id: "movie-3",
+      device_id: "tv",
+      duration_seconds: 3600,
+    });
+    await api.patch(`/api/v1/sessions/${session.json.id}/position`, {
+      position_seconds: 1200,
+      playback_state: "paused",
+    });
 
     const posted = await api.post("/api/v1/sync/ops", { device_id: "tablet", ops: offlineOps });
     expect(posted.status).toBe(200);
@@ -109,12 +116,43 @@ describe("POST /sync/ops", () => {
   describe("refuses bad batches whole (4xx problem+json, nothing applied)", () => {
     const good = () => ({ op_id: opId(), type: "watchlist.add", content_id: "movie-ok", hlc: stamp("phone") });
     const cases: [string, (api: Client) => Promise<unknown>, number][] = [
-      ["a malformed op (no hlc)", async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.add", content_id: "x" }] }), 400],
-      ["an unknown op type", async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.clear", content_id: "x", hlc: stamp("p") }] }), 400],
+      [
+        "a malformed op (no hlc)",
+        async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.add", content_id: "x" }] }),
+        400,
+      ],
+      [
+        "an unknown op type",
+        async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.clear", content_id: "x", hlc: stamp("p") }] }),
+        400,
+      ],
       ["an HLC far in the future", async () => ({ ops: [good(), { ...good(), hlc: stamp("phone", 30 * HOUR) }] }), 400],
       ["the server's node id", async () => ({ ops: [good(), { ...good(), hlc: stamp("server") }] }), 400],
-      ["a remove without tags", async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.remove", content_id: "x", tags: [], hlc: stamp("p") }] }), 400],
-      ["a negative position", async () => ({ ops: [good(), { op_id: opId(), type: "progress.set", content_id: "x", position_seconds: -5, duration_seconds: 10, state: "paused", hlc: stamp("p") }] }), 400],
+      [
+        "a remove without tags",
+        async () => ({
+          ops: [good(), { op_id: opId(), type: "watchlist.remove", content_id: "x", tags: [], hlc: stamp("p") }],
+        }),
+        400,
+      ],
+      [
+        "a negative position",
+        async () => ({
+          ops: [
+            good(),
+            {
+              op_id: opId(),
+              type: "progress.set",
+              content_id: "x",
+              position_seconds: -5,
+              duration_seconds: 10,
+              state: "paused",
+              hlc: stamp("p"),
+            },
+          ],
+        }),
+        400,
+      ],
       ["an oversized batch", async () => ({ ops: Array.from({ length: 501 }, good) }), 413],
       ["an empty batch", async () => ({ ops: [] }), 400],
       ["not an object", async () => "[1, 2, 3]", 400],
@@ -122,8 +160,15 @@ describe("POST /sync/ops", () => {
         "a tag reused for another item",
         async (api) => {
           const hlc = stamp("phone");
-          await api.post("/api/v1/sync/ops", { ops: [{ op_id: opId(), type: "watchlist.add", content_id: "movie-a", tag: "tag-1", hlc }] });
-          return { ops: [good(), { op_id: opId(), type: "watchlist.add", content_id: "movie-b", tag: "tag-1", hlc: stamp("phone") }] };
+          await api.post("/api/v1/sync/ops", {
+            ops: [{ op_id: opId(), type: "watchlist.add", content_id: "movie-a", tag: "tag-1", hlc }],
+          });
+          return {
+            ops: [
+              good(),
+              { op_id: opId(), type: "watchlist.add", content_id: "movie-b", tag: "tag-1", hlc: stamp("phone") },
+            ],
+          };
         },
         409,
       ],
@@ -176,9 +221,15 @@ describe("POST /sync/ops", () => {
         for (const op of all) reference.apply(op);
         const expected = reference.state();
         const server = await state(api);
-        const serverWatchlist = [...server.watchlist.items].sort((a: any, b: any) => (a.content_id < b.content_id ? -1 : 1));
+        const serverWatchlist = [...server.watchlist.items].sort((a: any, b: any) =>
+          a.content_id < b.content_id ? -1 : 1,
+        );
         const expectedWatchlist = expected.watchlist
-          .map((e) => ({ content_id: e.element, tags: e.tags, added_at: new Date(decodeHlc(e.addedHlc).ms).toISOString() }))
+          .map((e) => ({
+            content_id: e.element,
+            tags: e.tags,
+            added_at: new Date(decodeHlc(e.addedHlc).ms).toISOString(),
+          }))
           .sort((a, b) => (a.content_id < b.content_id ? -1 : 1));
         expect(serverWatchlist).toEqual(expectedWatchlist);
         const serverProgress = server.progress.items

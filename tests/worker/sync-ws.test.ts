@@ -34,7 +34,11 @@ async function open(
   let wake: (() => void) | null = null;
   ws.accept();
   ws.addEventListener("message", (event) => {
-    messages.push(typeof event.data === "string" && event.data.startsWith("{") ? JSON.parse(event.data) : { type: String(event.data) });
+    messages.push(
+      typeof event.data === "string" && event.data.startsWith("{")
+        ? JSON.parse(event.data)
+        : { type: String(event.data) },
+    );
     wake?.();
   });
   return {
@@ -88,9 +92,18 @@ describe("WebSocket push", () => {
     await tv.silentFor(300);
 
     // A playback position from a session on the phone reaches the TV, with its cursor.
-    const session = await api.post("/api/v1/sessions", { content_id: "movie-1", device_id: "phone", duration_seconds: 3600 });
-    await api.patch(`/api/v1/sessions/${session.json.id}/position`, { position_seconds: 1800, playback_state: "paused" });
-    const position = await tv.next((m) => isChange(m) && m.progress.items.some((p: any) => p.position_seconds === 1800));
+    const session = await api.post("/api/v1/sessions", {
+      content_id: "movie-1",
+      device_id: "phone",
+      duration_seconds: 3600,
+    });
+    await api.patch(`/api/v1/sessions/${session.json.id}/position`, {
+      position_seconds: 1800,
+      playback_state: "paused",
+    });
+    const position = await tv.next(
+      (m) => isChange(m) && m.progress.items.some((p: any) => p.position_seconds === 1800),
+    );
     expect(position.progress.items[0]).toMatchObject({ content_id: "movie-1", position_seconds: 1800 });
     const cursor = (await api.get("/api/v1/sync")).json.cursor;
     expect(position.cursor).toBe(cursor);
@@ -106,7 +119,11 @@ describe("WebSocket push", () => {
     await aliceTv.next();
     await bobTv.next();
     await alice.api.put("/api/v1/sync/watchlist/alice-only");
-    await alice.api.put("/api/v1/sync/progress/alice-only", { position_seconds: 9, duration_seconds: 99, state: "paused" });
+    await alice.api.put("/api/v1/sync/progress/alice-only", {
+      position_seconds: 9,
+      duration_seconds: 99,
+      state: "paused",
+    });
     await aliceTv.next((m) => isChange(m) && m.progress.items.length > 0);
     await bobTv.silentFor(400);
     expect(JSON.stringify(bobTv.messages)).not.toContain("alice-only");
