@@ -132,12 +132,12 @@ function median(values: number[]): number {
  * shared machine they all run under the same load; warm-up rounds let the JIT settle first.
  */
 function compare(contenders: Record<string, () => void>): Record<string, number> {
-  const samples: Record<string, number[]> = {};
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((name) => [name, []]));
   for (let round = 0; round < WARMUPS + RUNS; round++) {
     for (const [name, work] of Object.entries(contenders)) {
       const t = performance.now();
       work();
-      if (round >= WARMUPS) (samples[name] ??= []).push(performance.now() - t);
+      if (round >= WARMUPS) samples[name]?.push(performance.now() - t);
     }
   }
   return Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, median(list)]));
