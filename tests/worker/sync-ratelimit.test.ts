@@ -33,8 +33,8 @@ async function exhaust(api: Client) {
 }
 
 /**
- * The budget refills (10 tokens/s by default), so spend it right before the probe; retry a few
- * times in case a refill slipped in between. Returns the refused response.
+ * The budget refills (1 token/s in the tests, 10/s by default), so spend it right before the
+ * probe; retry a few times in case a refill slipped in between. Returns the refused response.
  */
 async function refusedRightAfterExhaustion(api: Client, write: () => Promise<any>) {
   for (let attempt = 0; attempt < 5; attempt++) {
