@@ -82,7 +82,7 @@ export class UserState extends DurableObject<Env> {
     this.config = configOf(env);
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     this.changes = new ChangeLog(this.sql);
-    this.outbox = new Outbox(this.sql);
+    this.outbox = new Outbox(this.sql, this.config.OUTBOX_LINGER_MS);
     const saved = this.meta("hlc");
     this.clock = new HlcClock(
       SERVER_NODE,
@@ -145,6 +145,11 @@ export class UserState extends DurableObject<Env> {
 
   async clearHistory(userId: string) {
     return this.write(userId, (now) => this.playback.clearAll(now));
+  }
+
+  /** A no-op round trip: the floor every per-user request pays. */
+  async ping(): Promise<number> {
+    return Date.now();
   }
 
   // ---- RPC: sync ----
