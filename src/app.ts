@@ -7,12 +7,18 @@ import { HttpProblem, problemResponse } from "./problem";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
+import { profileRoutes } from "./routes/profile";
+import { recommendationRoutes } from "./routes/recommendations";
 import { sessionRoutes } from "./routes/sessions";
 
 /** Request bodies above this are refused before they are read whole. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-const api = new OpenAPIHono<App>().route("/", sessionRoutes).route("/", historyRoutes);
+const api = new OpenAPIHono<App>()
+  .route("/", sessionRoutes)
+  .route("/", historyRoutes)
+  .route("/", recommendationRoutes)
+  .route("/", profileRoutes);
 
 export const app = new OpenAPIHono<App>();
 app

@@ -49,6 +49,12 @@ export const configSchema = z
     RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(120),
     PROFILE_HALF_LIFE_DAYS: z.coerce.number().positive().default(30),
+
+    // Recommendations (issue 6)
+    /** How long an isolate keeps the catalog's feature vectors before reloading them from Postgres. */
+    RECOMMEND_CATALOG_TTL_SECONDS: z.coerce.number().int().min(1).default(300),
+    /** At most this many items of one genre in any ten consecutive recommendations. */
+    RECOMMEND_MAX_PER_GENRE: z.coerce.number().int().min(1).max(10).default(4),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {

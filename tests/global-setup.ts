@@ -12,7 +12,7 @@ export default async function setup(project: TestProject) {
   const url = external ?? (embedded as { url: string }).url;
   await migrateDatabase(url);
   await seedCatalog(url);
-  const proxy = await startWsProxy({ port: await freePort(), control: true });
+  const proxy = await startWsProxy({ port: await freePort(), control: true, serialize: embedded !== null });
   project.provide("databaseUrl", url);
   project.provide("dbProxy", proxy.address);
   console.log(`[tests] Postgres: ${external ? "TEST_DATABASE_URL" : "embedded PGlite"} via ws proxy ${proxy.address}`);

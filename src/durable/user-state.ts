@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Config } from "../config";
 import { decodeHlc, encodeHlc, type Hlc, HlcClock } from "../domain/hlc";
 import { configOf, type Env } from "../env";
-import type { EventEnvelope } from "../events/envelope";
+import { type EventEnvelope, makeEvent, PROFILE_JOB_EVENTS, type ProfileJobKind } from "../events/envelope";
 import { Outbox } from "./outbox";
 import { type PlaybackState, PlaybackStore } from "./playback";
 
@@ -87,6 +87,18 @@ export class UserState extends DurableObject<Env> {
 
   async clearHistory(userId: string) {
     return this.write(userId, (now) => this.playback.clearAll(now));
+  }
+
+  // ---- RPC: personalization jobs (issue 6) ----
+
+  /** Queues a profile rebuild or an adapter training through the outbox; the queue consumer runs it. */
+  async requestProfileJob(userId: string, kind: ProfileJobKind) {
+    return this.write(userId, (now) => {
+      const job = { job_id: crypto.randomUUID(), kind, requested_at: new Date(now).toISOString() };
+      const hlc = encodeHlc(this.tick());
+      this.outbox.append(makeEvent(PROFILE_JOB_EVENTS[kind], userId, hlc, { job_id: job.job_id }, new Date(now)));
+      return job;
+    });
   }
 
   /** Outbox depth and alarm, for health checks and tests. */

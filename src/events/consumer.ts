@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import { type Database, withDatabase } from "../db/client";
 import { deadLetters } from "../db/schema";
 import { decodeEvent, type TypedEnvelope } from "./envelope";
+import { PersonalizationWork } from "./personalization";
 
 export interface ConsumerReport {
   applied: number;
@@ -30,6 +31,7 @@ export async function applyEventBatch(
   const latest = new Map<string, Progress>();
   const clears = new Map<string, Cleared>();
   const dead: { messageId: string; reason: string; body: unknown }[] = [];
+  const personalization = new PersonalizationWork();
 
   for (const message of messages) {
     const decoded = decodeEvent(message.body);
@@ -46,6 +48,7 @@ export async function applyEventBatch(
     }
     report.applied++;
     const event = decoded.event;
+    personalization.note(event);
     if (event.type === "progress-changed") {
       const key = `${event.user_id}\u0000${event.data.content_id}`;
       const seen = latest.get(key);
@@ -56,7 +59,7 @@ export async function applyEventBatch(
     }
   }
 
-  if (latest.size === 0 && clears.size === 0 && dead.length === 0) return report;
+  if (latest.size === 0 && clears.size === 0 && dead.length === 0 && personalization.size === 0) return report;
   await withDatabase(config, (db) =>
     db.transaction(async (tx) => {
       if (dead.length > 0) {
@@ -69,6 +72,8 @@ export async function applyEventBatch(
       if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()]);
       // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
       for (const event of clears.values()) await applyClear(tx, event);
+      // Profiles are rebuilt from the history as this transaction leaves it.
+      await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
     }),
   );
   return report;
@@ -77,7 +82,7 @@ export async function applyEventBatch(
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
 async function upsertProgress(tx: Tx, events: Progress[]): Promise<number> {
-  const col = <T>(pick: (e: Progress) => T) => events.map(pick);
+  const col = <T>(pick: (e: Progress) => T) => sql.param(events.map(pick));
   const result = await tx.execute(sql`
     INSERT INTO watch_history AS w (user_id, content_id, position_seconds, duration_seconds, completion_percentage,
       watched, device_id, active, hlc, last_watched_at, created_at, updated_at)

@@ -28,6 +28,14 @@ const sessionData = z.object({
   playback_state: z.enum(["playing", "paused", "stopped"]),
 });
 
+// Personalization jobs (issue 6): asked for through the user's outbox, run by the queue consumer.
+const profileJobData = z.object({ job_id: z.string().min(1).max(128) });
+export type ProfileJobKind = "profile-rebuild" | "adapter-train";
+export const PROFILE_JOB_EVENTS = {
+  "profile-rebuild": "profile-rebuild-requested",
+  "adapter-train": "adapter-train-requested",
+} as const satisfies Record<ProfileJobKind, string>;
+
 export const eventDataSchemas = {
   "session-created": { version: 1, data: sessionData },
   "position-updated": { version: 1, data: sessionData },
@@ -40,6 +48,8 @@ export const eventDataSchemas = {
   },
   "progress-changed": { version: 1, data: progressData },
   "history-cleared": { version: 1, data: z.object({ before_hlc: z.string().regex(HLC_PATTERN) }) },
+  "profile-rebuild-requested": { version: 1, data: profileJobData },
+  "adapter-train-requested": { version: 1, data: profileJobData },
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;
