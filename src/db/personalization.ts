@@ -270,7 +270,7 @@ export async function loadViews(db: Queryable, userIds: readonly string[]): Prom
   const result = await db.execute(sql`
     SELECT u.user_id, w.content_id, w.completion_percentage, w.watched, w.last_watched_at,
       c.id IS NOT NULL AS in_catalog, c.title, c.genres, c.year, c.platforms, c.maturity_rating, c.director
-    FROM unnest(${[...userIds]}::text[]) AS u(user_id)
+    FROM unnest(${sql.param([...userIds])}::text[]) AS u(user_id)
     CROSS JOIN LATERAL (
       SELECT h.content_id, h.completion_percentage, h.watched, h.last_watched_at FROM watch_history h
       WHERE h.user_id = u.user_id AND h.active
@@ -425,6 +425,6 @@ export async function recordJobs(
   const users = [...new Set(jobs.map((j) => j.userId))];
   await db.execute(sql`
     DELETE FROM profile_jobs
-    WHERE user_id = ANY(${users}::text[]) AND finished_at < now() - make_interval(days => ${JOB_RECORD_DAYS})
+    WHERE user_id = ANY(${sql.param(users)}::text[]) AND finished_at < now() - make_interval(days => ${JOB_RECORD_DAYS})
   `);
 }

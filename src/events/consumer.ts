@@ -82,6 +82,7 @@ export async function applyEventBatch(
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
 async function upsertProgress(tx: Tx, events: Progress[]): Promise<number> {
+  // One array parameter per column (sql.param keeps Drizzle from spreading the array into a list).
   const col = <T>(pick: (e: Progress) => T) => sql.param(events.map(pick));
   const result = await tx.execute(sql`
     INSERT INTO watch_history AS w (user_id, content_id, position_seconds, duration_seconds, completion_percentage,
