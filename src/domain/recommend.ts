@@ -4,9 +4,9 @@
  * leave out what the user has already seen, are diversified (one entry per series, a cap per
  * genre in any ten consecutive items) and carry a human-readable reason.
  */
-import { type AdapterModel, finishProbability } from "./adapter";
+import type { AdapterModel } from "./adapter";
 import type { ContentKind } from "./catalog";
-import { FEATURE_GROUPS, type FeatureSpace, GROUP_WEIGHTS, type ItemVector } from "./features";
+import { type FeatureSpace, GROUP_WEIGHTS, type ItemVector } from "./features";
 import { type PreferenceProfile, type ProfileAnchor, profileKeyWeights } from "./profile";
 
 export interface ScoringWeights {
@@ -35,7 +35,7 @@ export class Scorer {
 
   constructor(
     private readonly space: FeatureSpace,
-    private readonly personalization: Personalization,
+    personalization: Personalization,
     private readonly weights: Readonly<ScoringWeights> = SERVING_WEIGHTS,
   ) {
     const { profile, adapter } = personalization;

@@ -8,7 +8,7 @@ import type { FeatureSpace } from "../domain/features";
 import { type Recommendation, recommend, Scorer, scoreContent } from "../domain/recommend";
 import type { AppContext } from "../env";
 import { HttpProblem } from "../problem";
-import { cursorQuery, errorResponses, limitQuery, problemSchema, router } from "./router";
+import { cursorQuery, errorResponses, limitQuery, problemSchema, router, userState } from "./router";
 
 /** Deepest a client can page into one user's recommendations. */
 export const MAX_RECOMMENDATIONS = 500;
@@ -100,15 +100,35 @@ function waitUntilOf(c: AppContext): ((promise: Promise<unknown>) => void) | und
   }
 }
 
+/** Items the user's Durable Object holds, read for recommendations alongside Postgres. */
+const RECENT_HISTORY_ITEMS = 100;
+
+/**
+ * What the user watched most recently, from their Durable Object: Postgres learns of a finished
+ * film only once the queue has carried it, the object knows at once. Best effort: Postgres's
+ * history still applies if the object cannot answer.
+ */
+async function recentlySeen(c: AppContext): Promise<string[]> {
+  try {
+    const page = await userState(c).history(c.var.caller.sub, { limit: RECENT_HISTORY_ITEMS });
+    return page.items.map((item) => item.content_id);
+  } catch (error) {
+    console.error("recommendations: recent history unavailable:", String(error));
+    return [];
+  }
+}
+
 /** The catalog's vectors (isolate cache) and the caller's profile, adapter and history (per request). */
-async function personalizationOf(c: AppContext) {
+async function personalizationOf(c: AppContext, opts: { withRecentHistory: boolean }) {
   const config = c.var.config;
-  const [space, user] = await fromDatabase(() =>
+  const [space, user, recent] = await fromDatabase(() =>
     Promise.all([
       catalogFeatures(config, waitUntilOf(c)),
       withDatabase(config, (db) => loadPersonalization(db, c.var.caller.sub)),
+      opts.withRecentHistory ? recentlySeen(c) : [],
     ]),
   );
+  for (const id of recent) user.seen.add(id);
   const scorer = new Scorer(space, user);
   const meta = {
     personalized: scorer.personalized,
@@ -158,7 +178,7 @@ async function recommendationsFor(
 ) {
   const offset = offsetOf(request.cursor);
   const limit = Math.min(request.limit, MAX_RECOMMENDATIONS - offset);
-  const { space, user, scorer, meta } = await personalizationOf(c);
+  const { space, user, scorer, meta } = await personalizationOf(c, { withRecentHistory: true });
   const page = recommend(space as FeatureSpace, scorer, {
     seen: user.seen,
     exclude: new Set(request.exclude ?? []),
@@ -263,7 +283,7 @@ export const recommendationRoutes = base
     }),
     async (c) => {
       const { content_ids } = c.req.valid("json");
-      const { space, scorer, meta } = await personalizationOf(c);
+      const { space, scorer, meta } = await personalizationOf(c, { withRecentHistory: false });
       const { scores, unknown } = scoreContent(space, scorer, content_ids);
       return c.json({ scores: scores.map(present), unknown_ids: unknown, ...meta }, 200);
     },
