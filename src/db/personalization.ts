@@ -6,7 +6,14 @@ import { desc, eq, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { AdapterModel } from "../domain/adapter";
 import { type FeatureItem, FeatureSpace } from "../domain/features";
-import type { PreferenceProfile, ProfileAnchor, ProfileWeights, View } from "../domain/profile";
+import {
+  emptyProfile,
+  genrePreferences,
+  type PreferenceProfile,
+  type ProfileAnchor,
+  type ProfileWeights,
+  type View,
+} from "../domain/profile";
 import type { ProfileJobKind } from "../events/envelope";
 import { type Database, withDatabase } from "./client";
 import { content, preferenceProfiles, profileJobs, userAdapters } from "./schema";
@@ -189,6 +196,28 @@ export async function loadProfile(db: Queryable, userId: string): Promise<Prefer
     confidence: row.confidence,
     last_view_at: row.lastViewAt?.toISOString() ?? null,
   };
+}
+
+/**
+ * Genre → preference in [-1, 1] (scaled by the profile's confidence) for search ranking, from the
+ * same stored profile recommendations use; {} before the user's first view. One small query.
+ */
+export async function loadGenrePreferences(db: Queryable, userId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .select({
+      genres: sql<Record<string, number>>`${preferenceProfiles.weights} -> 'genre'`,
+      confidence: preferenceProfiles.confidence,
+    })
+    .from(preferenceProfiles)
+    .where(eq(preferenceProfiles.userId, userId))
+    .limit(1);
+  const row = rows[0];
+  if (!row) return {};
+  return genrePreferences({
+    ...emptyProfile(),
+    weights: { ...emptyProfile().weights, genre: row.genres ?? {} },
+    confidence: row.confidence,
+  });
 }
 
 export interface ProfileJobRecord {

@@ -255,9 +255,10 @@ export const recommendationRoutes = base
       },
     }),
     async (c) => {
-      const body = c.req.valid("json");
+      // A POST without a body is validated as nothing at all: the defaults apply.
+      const body = c.req.valid("json") ?? {};
       const page = await recommendationsFor(c, {
-        limit: body.limit,
+        limit: body.limit ?? 20,
         cursor: body.cursor,
         genres: body.genres,
         kinds: body.kinds,

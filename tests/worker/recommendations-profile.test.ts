@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { loadGenrePreferences } from "../../src/db/personalization";
 import { preferenceProfiles, profileJobs, userAdapters, watchHistory } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
@@ -76,6 +77,19 @@ describe("preference profile", () => {
     const none = await profileWithViews(api, 0);
     expect(none.genres).toEqual({});
     expect(none.favorites).toEqual([]);
+  });
+
+  it("gives search the same profile's genre preferences", async () => {
+    const { id, api } = await newUser();
+    const [western] = await filmsOfGenre("Western", 1);
+    const [horror] = await filmsOfGenre("Horror", 1);
+    await watch(api, western as string, 1);
+    await watch(api, horror as string, 0.05);
+    const profile = await profileWithViews(api, 2);
+    const preferences = await db((d) => loadGenrePreferences(d, id));
+    expect(preferences.Western).toBeCloseTo(profile.genres.Western * profile.confidence, 4);
+    expect(preferences.Horror).toBeLessThan(0);
+    expect(await db((d) => loadGenrePreferences(d, "nobody-at-all"))).toEqual({});
   });
 
   it("shows each user only their own profile", async () => {

@@ -108,6 +108,13 @@ describe("recommendations", () => {
     }
   });
 
+  it("answers a POST without a body with the defaults", async () => {
+    const { api } = await newUser();
+    const res = await api.raw("POST", "/api/v1/recommendations");
+    expect(res.status).toBe(200);
+    expect(res.json.items).toHaveLength(20);
+  });
+
   it("keeps to the filters and exclusions of a POST", async () => {
     const { api } = await newUser();
     const [first] = await mostPopular(1);
@@ -144,6 +151,24 @@ describe("personalization score", () => {
     const unknownOnly = await api.post("/api/v1/personalization/score", { content_ids: ["nothing-here"] });
     expect(unknownOnly.status).toBe(200);
     expect(unknownOnly.json).toMatchObject({ scores: [], unknown_ids: ["nothing-here"] });
+  });
+});
+
+describe("documentation", () => {
+  it("documents the recommendation and profile routes with their request limits", async () => {
+    const { api } = await newUser();
+    const doc = (await api.get("/openapi.json")).json;
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/api/v1/recommendations",
+        "/api/v1/personalization/score",
+        "/api/v1/profile",
+        "/api/v1/profile/update",
+        "/api/v1/profile/train",
+      ]),
+    );
+    expect(Object.keys(doc.paths["/api/v1/recommendations"])).toEqual(expect.arrayContaining(["get", "post"]));
+    expect(doc.components.schemas.ScoreRequest.properties.content_ids).toMatchObject({ minItems: 1, maxItems: 1000 });
   });
 });
 
