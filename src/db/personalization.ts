@@ -2,7 +2,7 @@
  * Postgres side of personalization: the catalog's feature vectors (cached per isolate), the views
  * profiles are built from, and the profiles, adapters and job records themselves.
  */
-import { desc, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { AdapterModel } from "../domain/adapter";
 import { type FeatureItem, FeatureSpace } from "../domain/features";
@@ -243,20 +243,25 @@ export interface ProfileDocument {
   jobs: ProfileJobRecord[];
 }
 
-/** The profile, the adapter's summary and the latest jobs of one user, for GET /profile. */
+/**
+ * The profile, the adapter's summary and the latest jobs of one user, for GET /profile. One
+ * statement, so one snapshot: a job never shows as done without what it produced.
+ */
 export async function loadProfileDocument(db: Queryable, userId: string, jobs = 10): Promise<ProfileDocument> {
   const result = await db.execute(sql`
     SELECT
       (SELECT to_jsonb(p) FROM preference_profiles p WHERE p.user_id = ${userId}) AS profile,
-      (SELECT to_jsonb(a) - 'weights' FROM user_adapters a WHERE a.user_id = ${userId}) AS adapter
+      (SELECT to_jsonb(a) - 'weights' FROM user_adapters a WHERE a.user_id = ${userId}) AS adapter,
+      (SELECT coalesce(json_agg(j ORDER BY j.finished_at DESC, j.job_id), '[]'::json) FROM (
+        SELECT job_id, kind, status, detail, requested_at, finished_at FROM profile_jobs
+        WHERE user_id = ${userId} ORDER BY finished_at DESC, job_id LIMIT ${jobs}
+      ) j) AS jobs
   `);
-  const row = result.rows[0] as { profile: ProfileRow | null; adapter: AdapterRow | null };
-  const jobRows = await db
-    .select()
-    .from(profileJobs)
-    .where(eq(profileJobs.userId, userId))
-    .orderBy(desc(profileJobs.finishedAt), profileJobs.jobId)
-    .limit(jobs);
+  const row = result.rows[0] as {
+    profile: ProfileRow | null;
+    adapter: AdapterRow | null;
+    jobs: (Omit<ProfileJobRecord, "requested_at" | "finished_at"> & { requested_at: string; finished_at: string })[];
+  };
   const profile = row.profile;
   const adapter = row.adapter;
   return {
@@ -279,13 +284,13 @@ export async function loadProfileDocument(db: Queryable, userId: string, jobs = 
           trained_at: iso(adapter.trained_at) as string,
         }
       : null,
-    jobs: jobRows.map((j) => ({
-      job_id: j.jobId,
+    jobs: row.jobs.map((j) => ({
+      job_id: j.job_id,
       kind: j.kind,
       status: j.status,
       detail: j.detail,
-      requested_at: j.requestedAt.toISOString(),
-      finished_at: j.finishedAt.toISOString(),
+      requested_at: iso(j.requested_at) as string,
+      finished_at: iso(j.finished_at) as string,
     })),
   };
 }
