@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { requireUser } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
@@ -9,6 +10,7 @@ import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { profileRoutes } from "./routes/profile";
 import { recommendationRoutes } from "./routes/recommendations";
+import { userState } from "./routes/router";
 import { sessionRoutes } from "./routes/sessions";
 
 /** Request bodies above this are refused before they are read whole. */
@@ -38,6 +40,10 @@ app
   .route("/", healthRoutes)
   .route("/", docsRoutes)
   .route("/api/v1", api)
+  .get("/api/v1/_bench/ping", requireUser, async (c) => {
+    if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
+    return c.json({ at: await userState(c).ping() });
+  })
   .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
   .onError((error) => {
     if (error instanceof HttpProblem) return problemResponse(error.toProblem(), error.extra.headers);

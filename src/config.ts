@@ -38,6 +38,8 @@ export const configSchema = z
     SESSION_IDLE_SECONDS: z.coerce.number().int().min(10).default(1800),
     /** How often a playing session's progress is written through to Postgres. */
     HISTORY_FLUSH_SECONDS: z.coerce.number().int().min(0).default(300),
+    /** Events wait this long for others to share one queue send (fewer, fuller batches). */
+    OUTBOX_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(250),
     OUTBOX_MAX_BACKOFF_SECONDS: z.coerce.number().int().min(1).default(300),
     QUEUE_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(43_200).default(30),
     DEVICE_OFFLINE_SECONDS: z.coerce.number().int().min(10).default(300),
@@ -49,6 +51,11 @@ export const configSchema = z
     RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(120),
     PROFILE_HALF_LIFE_DAYS: z.coerce.number().positive().default(30),
+    /** Exposes /api/v1/_bench/ping (a bare Durable Object round trip) for `npm run bench`. */
+    BENCH_ROUTES: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
 
     // Recommendations (issue 6)
     /** How long an isolate keeps the catalog's feature vectors before reloading them from Postgres. */
