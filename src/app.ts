@@ -9,6 +9,8 @@ import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
+import { profileRoutes } from "./routes/profile";
+import { recommendationRoutes } from "./routes/recommendations";
 import { userState } from "./routes/router";
 import { sessionRoutes } from "./routes/sessions";
 import { syncRoutes } from "./routes/sync";
@@ -20,7 +22,9 @@ const api = new OpenAPIHono<App>()
   .route("/", sessionRoutes)
   .route("/", historyRoutes)
   .route("/", syncRoutes)
-  .route("/", deviceRoutes);
+  .route("/", deviceRoutes)
+  .route("/", recommendationRoutes)
+  .route("/", profileRoutes);
 
 export const app = new OpenAPIHono<App>();
 app

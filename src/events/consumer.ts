@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import { type Database, withDatabase } from "../db/client";
 import { deadLetters } from "../db/schema";
 import { decodeEvent, type TypedEnvelope } from "./envelope";
+import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
 
 export interface ConsumerReport {
@@ -34,6 +35,7 @@ export async function applyEventBatch(
   const latest = new Map<string, Progress>();
   const clears = new Map<string, Cleared>();
   const dead: { messageId: string; reason: string; body: unknown }[] = [];
+  const personalization = new PersonalizationWork();
 
   for (const message of messages) {
     const decoded = decodeEvent(message.body);
@@ -50,6 +52,7 @@ export async function applyEventBatch(
     }
     report.applied++;
     const event = decoded.event;
+    personalization.note(event);
     if (event.type === "progress-changed") {
       const key = `${event.user_id}\u0000${event.data.content_id}`;
       const seen = latest.get(key);
@@ -62,7 +65,14 @@ export async function applyEventBatch(
     }
   }
 
-  if (latest.size === 0 && clears.size === 0 && syncMirror.size === 0 && dead.length === 0) return report;
+  if (
+    latest.size === 0 &&
+    clears.size === 0 &&
+    syncMirror.size === 0 &&
+    dead.length === 0 &&
+    personalization.size === 0
+  )
+    return report;
   await withDatabase(config, (db) =>
     db.transaction(async (tx) => {
       if (dead.length > 0) {
@@ -76,6 +86,8 @@ export async function applyEventBatch(
       // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
       for (const event of clears.values()) await applyClear(tx, event);
       if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
+      // Profiles are rebuilt from the history as this transaction leaves it.
+      await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
     }),
   );
   return report;
