@@ -9,7 +9,27 @@ import { deviceSchema } from "./sync";
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 const MAX_CAPABILITIES_BYTES = 4096;
-const text = (max: number, example: string) => z.string().trim().min(1).max(max).openapi({ example });
+/**
+ * Text Postgres cannot store: NUL, and in jsonb an unpaired surrogate. A device name with one
+ * would fail every queue batch its event rode in.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what Postgres refuses
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unstorable = (value: unknown): boolean =>
+  typeof value === "string"
+    ? UNSTORABLE.test(value)
+    : typeof value === "object" && value !== null
+      ? Object.entries(value).some(([k, v]) => UNSTORABLE.test(k) || unstorable(v))
+      : false;
+const STORABLE_MESSAGE = "must not contain NUL or unpaired surrogates";
+const text = (max: number, example: string) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((v) => !unstorable(v), STORABLE_MESSAGE)
+    .openapi({ example });
 
 const deviceBody = z
   .object({
@@ -31,6 +51,7 @@ const deviceBody = z
       .refine((c) => JSON.stringify(c).length <= MAX_CAPABILITIES_BYTES, {
         message: `at most ${MAX_CAPABILITIES_BYTES} bytes of JSON`,
       })
+      .refine((c) => !unstorable(c), STORABLE_MESSAGE)
       .openapi({ example: { hdr: true, max_resolution: "2160p", codecs: ["hevc", "av1"] } }),
     app_version: text(32, "4.2.0"),
     device_name: text(128, "Living room TV"),
