@@ -45,7 +45,7 @@ export async function applyEventBatch(
     if (decoded.kind === "malformed") {
       dead.push({
         messageId: message.id,
-        reason: withoutNul(decoded.reason.slice(0, 2000)) as string,
+        reason: storable(decoded.reason.slice(0, 2000)) as string,
         body: jsonSafe(message.body),
       });
       continue;
@@ -141,35 +141,99 @@ async function applyClear(tx: Tx, event: Cleared): Promise<void> {
 }
 
 /**
- * The body as jsonb can keep it. Postgres refuses NUL in jsonb and text, and one refused dead
- * letter would fail its whole batch again and again: NULs are kept as the visible text "\u0000".
+ * The body as jsonb can keep it. Postgres refuses NUL in jsonb and text, and an unpaired
+ * surrogate in jsonb; one refused dead letter would fail its whole batch again and again. Such
+ * characters are kept as visible escapes ("\u0000", "\ud800").
  */
 function jsonSafe(body: unknown): unknown {
   try {
-    return withoutNul(JSON.parse(JSON.stringify(body ?? null)));
+    return storable(JSON.parse(JSON.stringify(body ?? null)));
   } catch {
-    return withoutNul(String(body));
+    return storable(String(body));
   }
 }
 
-function withoutNul(value: unknown): unknown {
-  if (typeof value === "string") return value.replaceAll("\u0000", "\\u0000");
-  if (Array.isArray(value)) return value.map(withoutNul);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what Postgres refuses
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function storable(value: unknown): unknown {
+  if (typeof value === "string") {
+    return value.replace(UNSTORABLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  }
+  if (Array.isArray(value)) return value.map(storable);
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k) as string, withoutNul(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k) as string, storable(v)]));
   }
   return value;
 }
 
+/** The SQLSTATE of a Postgres error, looked up through Drizzle's wrapping. */
+function sqlState(error: unknown): string | null {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === "object" && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return null;
+}
+
+/** Errors that come from one message's data (and would come back on every retry), not from an outage. */
+const refusesData = (error: unknown) => /^(22|23|54)/.test(sqlState(error) ?? "");
+
+/**
+ * Applies messages one by one after their batch failed on data: the ones Postgres refuses are
+ * kept in dead_letters with its reason, so they do not hold back the rest of the batch forever.
+ */
+async function isolateRefused(
+  config: Config,
+  queue: string,
+  messages: readonly { id: string; body: unknown }[],
+  keepAllReason: string | null,
+): Promise<number> {
+  let refused = 0;
+  for (const message of messages) {
+    try {
+      await applyEventBatch(config, queue, [message], keepAllReason);
+    } catch (error) {
+      if (!refusesData(error)) throw error;
+      refused++;
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? String(error);
+      await withDatabase(config, (db) =>
+        db
+          .insert(deadLetters)
+          .values({
+            queue,
+            messageId: message.id,
+            reason: storable(`postgres refused it (${sqlState(error)}): ${cause}`.slice(0, 2000)) as string,
+            body: jsonSafe(message.body),
+          })
+          .onConflictDoNothing(),
+      );
+    }
+  }
+  return refused;
+}
+
 /**
  * The Worker's queue() handler: ack on success; on failure (Postgres down) retry the whole batch
- * with exponential backoff, so an outage of hours exhausts no retry budget. Messages that reach
- * the dead-letter queue anyway are applied as well and kept in `dead_letters`.
+ * with exponential backoff, so an outage of hours exhausts no retry budget. When Postgres refuses
+ * the data itself, the batch is applied message by message and the refused ones are dead-lettered.
+ * Messages that reach the dead-letter queue anyway are applied as well and kept in `dead_letters`.
  */
 export async function consumeBatch(config: Config, batch: MessageBatch<unknown>): Promise<void> {
   const dlq = batch.queue.endsWith("-dlq");
+  const keepAllReason = dlq ? "delivery retries exhausted" : null;
   try {
-    await applyEventBatch(config, batch.queue, batch.messages, dlq ? "delivery retries exhausted" : null);
+    try {
+      await applyEventBatch(config, batch.queue, batch.messages, keepAllReason);
+    } catch (error) {
+      if (!refusesData(error)) throw error;
+      const refused = await isolateRefused(config, batch.queue, batch.messages, keepAllReason);
+      console.error(`queue ${batch.queue}: ${refused} message(s) refused by Postgres kept in dead_letters`);
+    }
     batch.ackAll();
   } catch (error) {
     const attempts = Math.max(1, ...batch.messages.map((m) => m.attempts));
