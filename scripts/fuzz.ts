@@ -22,7 +22,9 @@ async function fuzz(baseUrl: string): Promise<FuzzStats> {
     const res = await fetch(`${baseUrl}${request.path}`, {
       method: request.method,
       headers: request.headers,
-      ...(request.body !== undefined && !["GET", "HEAD"].includes(request.method) ? { body: request.body as BodyInit } : {}),
+      ...(request.body !== undefined && !["GET", "HEAD"].includes(request.method)
+        ? { body: request.body as BodyInit }
+        : {}),
     });
     return {
       status: res.status,

@@ -1,5 +1,6 @@
+import { env } from "cloudflare:workers";
 import { Validator } from "@cfworker/json-schema";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { deadLetters, watchHistory } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
@@ -114,6 +115,83 @@ describe("event contract", () => {
     expect(report).toMatchObject({ deadLettered: 3, historyRows: 1 });
     const kept = await db((d) => d.select().from(deadLetters).where(eq(deadLetters.messageId, poison[1]!.id)));
     expect((kept[0] as any).body.data.content_id).toBe("nul\\u0000inside");
+  });
+});
+
+describe("a message Postgres refuses", () => {
+  it("is dead-lettered with Postgres' reason and does not hold back the rest of its batch", async () => {
+    const user = `refused-${crypto.randomUUID()}`;
+    const stamp = (ms: number) => encodeHlc({ ms, counter: 0, node: "server" });
+    const good = makeEvent("progress-changed", user, stamp(Date.now()), {
+      content_id: "film-9",
+      position_seconds: 900,
+      duration_seconds: 3600,
+      completion_percentage: 25,
+      watched: false,
+      state: "paused",
+      device_id: "tv",
+      last_watched_at: new Date().toISOString(),
+      deleted: false,
+    });
+    // Decodes (capabilities are free JSON) but jsonb refuses an unpaired surrogate.
+    const refused = makeEvent("device-changed", user, stamp(Date.now()), {
+      device_id: "tv",
+      device_type: "TV",
+      platform: "tvOS",
+      capabilities: { "\ud800": true },
+      app_version: "1.0",
+      device_name: "TV",
+      last_seen: new Date().toISOString(),
+      is_online: true,
+      deleted: false,
+    });
+    expect(decodeEvent(refused).kind).toBe("event");
+    await env.EVENTS.sendBatch([
+      { body: good },
+      { body: refused },
+      { body: { ...good, event_id: crypto.randomUUID() } },
+    ]);
+    await eventually(
+      () => db((d) => d.select().from(watchHistory).where(eq(watchHistory.userId, user))),
+      (rows) => rows.length === 1 && rows[0]?.positionSeconds === 900,
+    );
+    const kept = await eventually(
+      () => db((d) => d.select().from(deadLetters).where(sql`${deadLetters.body}->>'user_id' = ${user}`)),
+      (rows) => rows.length === 1,
+    );
+    expect(kept[0]?.reason).toMatch(/^postgres refused it \(22/);
+    expect((kept[0] as any).body.data.capabilities).toEqual({ "\\ud800": true });
+  });
+});
+
+describe("events the API emits for any accepted input", () => {
+  it("free text with NUL or a lone surrogate never becomes an event Postgres refuses", async () => {
+    const { id, api } = await newUser();
+    const stub = userStub(id);
+    await api.get("/api/v1/history");
+    const queue = await recordQueue(stub);
+    const texts = ["a\u0000b", "\ud800", "caf\u00e9 \u{1F3AC}"];
+    for (const [i, text] of texts.entries()) {
+      const res = await api.put(`/api/v1/devices/dev-${i}`, {
+        device_type: "TV",
+        platform: text,
+        capabilities: { [text]: text, nested: { deep: [text] } },
+        app_version: "1.0",
+        device_name: text,
+      });
+      expect([200, 201, 400]).toContain(res.status);
+      if (res.status === 400) expect(res.headers.get("content-type")).toContain("application/problem+json");
+    }
+    await drainOutbox(stub);
+    const events = queue.sent.flatMap((b) => b.events);
+    expect(events.some((e) => e.type === "device-changed")).toBe(true);
+    for (const event of events) expect(decodeEvent(event).kind).toBe("event");
+    const report = await applyEventBatch(
+      testConfig(),
+      "media-gateway-events",
+      events.map((body) => ({ id: `t-${body.event_id}`, body })),
+    );
+    expect(report.deadLettered).toBe(0);
   });
 });
 

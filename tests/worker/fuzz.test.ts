@@ -2,9 +2,12 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { applyEventBatch } from "../../src/events/consumer";
+import { decodeEvent } from "../../src/events/envelope";
 import worker from "../../src/index";
 import { type FuzzRequest, type FuzzResponse, type FuzzStats, fuzzProperty, IdPool } from "./fuzz-model";
-import { newUser, tokenFor } from "./helpers";
+import { newUser, testConfig, tokenFor, userStub } from "./helpers";
+import { drainOutbox, recordQueue } from "./queue-recorder";
 
 /** Cases per run inside `npm test`; `npm run fuzz` runs many more over HTTP. */
 const RUNS = 500;
@@ -60,6 +63,8 @@ describe("fuzzing every route of the OpenAPI document", () => {
       device_id: ["tv", "phone"],
       id: [s.json.id],
     });
+    await other.api.get("/api/v1/history");
+    const queues = [await recordQueue(userStub(main.id)), await recordQueue(userStub(other.id))];
     const stats: FuzzStats = { cases: 0, byStatus: {}, stateChecks: 0 };
     const baseline = new Set(prototypeKeys());
     await fc.assert(
@@ -83,6 +88,19 @@ describe("fuzzing every route of the OpenAPI document", () => {
       `fuzz: ${stats.cases} cases, ${stats.stateChecks} state checks, statuses ${JSON.stringify(stats.byStatus)}`,
     );
     expect(stats.cases).toBeGreaterThanOrEqual(RUNS);
+
+    // Whatever the fuzzed requests made the objects emit, their own consumer can decode and store.
+    await drainOutbox(userStub(main.id));
+    await drainOutbox(userStub(other.id));
+    const events = queues.flatMap((q) => q.sent.flatMap((b) => b.events));
+    expect(events.length).toBeGreaterThan(0);
+    for (const event of events) expect(decodeEvent(event).kind, JSON.stringify(event).slice(0, 300)).toBe("event");
+    const report = await applyEventBatch(
+      testConfig(),
+      "media-gateway-events",
+      events.map((body) => ({ id: `fuzz-${body.event_id}`, body })),
+    );
+    expect(report.deadLettered).toBe(0);
     // The run must reach the handlers, not only the validators.
     expect(Object.keys(stats.byStatus).some((status) => status.startsWith("2"))).toBe(true);
   }, 300_000);
