@@ -9,6 +9,8 @@ export class DatabaseUnconfiguredError extends Error {
   override name = "DatabaseUnconfiguredError";
 }
 
+const POOL_END_TIMEOUT_MS = 2000;
+
 /**
  * Opens a pool for one request or one queue batch (Neon's rule: create, use and end it within
  * one invocation) and always ends it.
@@ -27,6 +29,14 @@ export async function withDatabase<T>(config: Config, work: (db: Database) => Pr
   try {
     return await work(drizzle({ client: pool, schema }));
   } finally {
-    await pool.end().catch(() => {});
+    // Bounded: when BEGIN itself fails, drizzle never releases its client, and pool.end() would wait forever.
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    await Promise.race([
+      pool.end().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, POOL_END_TIMEOUT_MS);
+      }),
+    ]);
+    if (timer !== null) clearTimeout(timer);
   }
 }
