@@ -42,6 +42,8 @@ export interface WsProxy {
   address: string;
   /** Simulates a database outage: drops every connection and refuses new ones until `up()`. */
   down(): void;
+  /** Drops every open connection (new ones are accepted). */
+  dropConnections(): void;
   up(): void;
   stop(): Promise<void>;
 }
@@ -108,16 +110,31 @@ function messageScanner(onMessage: (type: number, body: Buffer) => void, startup
 /**
  * Neon's WebSocket protocol is raw Postgres bytes in binary frames; this relays them to TCP. Only
  * loopback targets are relayed. With `serialize` (for PGlite), connections take turns. With
- * `control`, POST /__control/down and /__control/up let tests inside workerd cut the database.
+ * `control`, POST /__control/down and /__control/up let tests inside workerd cut the database, and
+ * POST /__control/cut-after/<n> drops every connection when the (n+1)-th request (a Query or a
+ * Sync) arrives, without passing it on: a network failure in the middle of a transaction;
+ * GET /__control/cut tells whether that cut is still armed.
  */
 export async function startWsProxy(opts: { port: number; control?: boolean; serialize?: boolean }): Promise<WsProxy> {
   const sockets = new Set<Socket>();
   const turns = new SessionTurns();
   let isDown = false;
+  /** Requests still let through before every connection is dropped; null when no cut is armed. */
+  let cutAfter: number | null = null;
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (opts.control && req.method === "POST" && (req.url === "/__control/down" || req.url === "/__control/up")) {
       if (req.url.endsWith("down")) proxy.down();
       else proxy.up();
+      res.writeHead(204).end();
+      return;
+    }
+    if (opts.control && req.method === "GET" && req.url === "/__control/cut") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ armed: cutAfter !== null }));
+      return;
+    }
+    const cut = /^\/__control\/cut-after\/(\d+)$/.exec(req.url ?? "");
+    if (opts.control && req.method === "POST" && cut) {
+      cutAfter = Number(cut[1]);
       res.writeHead(204).end();
       return;
     }
@@ -147,8 +164,10 @@ export async function startWsProxy(opts: { port: number; control?: boolean; seri
       pending = [];
       if (frames.length) tcp.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
     };
+    let requestsInFrame = 0;
     const countRequests = messageScanner((type) => {
       if (type === 0 || type === 0x53 /* Sync */ || type === 0x51 /* Query */) outstanding++;
+      if (type === 0x53 || type === 0x51) requestsInFrame++;
       if (type === 0x58 /* Terminate */) terminating = true;
     }, true);
     const watchReplies = messageScanner((type, body) => {
@@ -161,11 +180,20 @@ export async function startWsProxy(opts: { port: number; control?: boolean; seri
     }, false);
 
     ws.on("message", (data: Buffer) => {
+      requestsInFrame = 0;
+      countRequests(data);
+      if (cutAfter !== null && requestsInFrame > 0) {
+        cutAfter -= requestsInFrame;
+        if (cutAfter < 0) {
+          cutAfter = null;
+          proxy.dropConnections();
+          return;
+        }
+      }
       if (!opts.serialize) {
         tcp.write(data);
         return;
       }
-      countRequests(data);
       if (terminating) {
         // PGlite's server keeps the socket open after Terminate; end it here and pass the turn on.
         close();
@@ -200,7 +228,11 @@ export async function startWsProxy(opts: { port: number; control?: boolean; seri
     address: `127.0.0.1:${port}`,
     down() {
       isDown = true;
+      proxy.dropConnections();
+    },
+    dropConnections() {
       for (const s of sockets) s.destroy();
+      for (const client of wss.clients) client.terminate();
     },
     up() {
       isDown = false;
