@@ -3,7 +3,12 @@ import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config
 import { LOCAL_DEV_JWT_SECRET } from "./src/config.ts";
 
 /** A project whose files run inside workerd, each project with its own database and proxy. */
-function workerProject(name: string, include: string[], groupOrder: number): TestProjectInlineConfiguration {
+function workerProject(
+  name: string,
+  include: string[],
+  groupOrder: number,
+  extra: TestProjectInlineConfiguration["test"] = {},
+): TestProjectInlineConfiguration {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -28,6 +33,7 @@ function workerProject(name: string, include: string[], groupOrder: number): Tes
       sequence: { groupOrder },
       testTimeout: 60_000,
       hookTimeout: 60_000,
+      ...extra,
     },
   };
 }
@@ -39,8 +45,9 @@ export default defineConfig({
         test: { name: "unit", include: ["tests/unit/**/*.test.ts"], environment: "node", sequence: { groupOrder: 0 } },
       },
       workerProject("worker", ["tests/worker/**/*.test.ts"], 0),
-      // Fault tests cut the database off; they run alone, after the others, on their own database.
-      workerProject("faults", ["tests/faults/**/*.test.ts"], 1),
+      // Fault tests cut the database off; they run alone, after the others, on their own database,
+      // one file at a time (one file's outage must not fail another's writes).
+      workerProject("faults", ["tests/faults/**/*.test.ts"], 1, { fileParallelism: false }),
     ],
   },
 });
