@@ -1,36 +1,44 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
-import { LOCAL_DEV_JWT_SECRET } from "./src/config";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+import { LOCAL_DEV_JWT_SECRET } from "./src/config.ts";
+
+/** A project whose files run inside workerd, each project with its own database and proxy. */
+function workerProject(name: string, include: string[], groupOrder: number): TestProjectInlineConfiguration {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            JWT_SECRET: LOCAL_DEV_JWT_SECRET,
+            DATABASE_URL: inject("databaseUrl"),
+            DB_WS_PROXY: inject("dbProxy"),
+            QUEUE_RETRY_DELAY_SECONDS: "1",
+            OUTBOX_MAX_BACKOFF_SECONDS: "2",
+          },
+        },
+      })),
+    ],
+    test: {
+      name,
+      include,
+      globalSetup: ["tests/global-setup.ts"],
+      sequence: { groupOrder },
+      testTimeout: 60_000,
+      hookTimeout: 60_000,
+    },
+  };
+}
 
 export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: "unit", include: ["tests/unit/**/*.test.ts"], environment: "node" },
+        test: { name: "unit", include: ["tests/unit/**/*.test.ts"], environment: "node", sequence: { groupOrder: 0 } },
       },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: {
-                JWT_SECRET: LOCAL_DEV_JWT_SECRET,
-                DATABASE_URL: inject("databaseUrl"),
-                DB_WS_PROXY: inject("dbProxy"),
-                QUEUE_RETRY_DELAY_SECONDS: "1",
-                OUTBOX_MAX_BACKOFF_SECONDS: "2",
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "worker",
-          include: ["tests/worker/**/*.test.ts"],
-          globalSetup: ["tests/global-setup.ts"],
-          testTimeout: 30_000,
-          hookTimeout: 60_000,
-        },
-      },
+      workerProject("worker", ["tests/worker/**/*.test.ts"], 0),
+      // Fault tests cut the database off; they run alone, after the others, on their own database.
+      workerProject("faults", ["tests/faults/**/*.test.ts"], 1),
     ],
   },
 });

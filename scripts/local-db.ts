@@ -47,12 +47,72 @@ export interface WsProxy {
 }
 
 /**
- * Neon's WebSocket protocol is raw Postgres bytes in binary frames; this relays them to TCP. Only
- * loopback targets are relayed. With `control`, POST /__control/down and /__control/up let tests
- * running inside workerd cut and restore the database.
+ * Hands the embedded database to one connection at a time. PGlite is a single session: its socket
+ * server interleaves connections message by message, so two clients' extended-protocol exchanges
+ * (Parse/Bind/Execute/Sync) or transactions would mix. A connection holds the turn from its first
+ * message until the server reports ReadyForQuery "idle" with no request of it outstanding.
  */
-export async function startWsProxy(opts: { port: number; control?: boolean }): Promise<WsProxy> {
+class SessionTurns {
+  private owner: object | null = null;
+  private readonly waiting: { conn: object; go: () => void }[] = [];
+
+  acquire(conn: object, go: () => void): void {
+    if (this.owner === null || this.owner === conn) {
+      this.owner = conn;
+      go();
+    } else if (!this.waiting.some((w) => w.conn === conn)) this.waiting.push({ conn, go });
+  }
+
+  release(conn: object): void {
+    const index = this.waiting.findIndex((w) => w.conn === conn);
+    if (index >= 0) this.waiting.splice(index, 1);
+    if (this.owner !== conn) return;
+    this.owner = null;
+    const next = this.waiting.shift();
+    if (next) {
+      this.owner = next.conn;
+      next.go();
+    }
+  }
+}
+
+/** Splits a stream of Postgres messages (type byte + int32 length) and reports each type byte. */
+function messageScanner(onMessage: (type: number, body: Buffer) => void, startup: boolean) {
+  let buffer: Buffer = Buffer.alloc(0);
+  let expectStartup = startup;
+  return (chunk: Buffer) => {
+    buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+    for (;;) {
+      if (expectStartup) {
+        if (buffer.length < 4) return;
+        const length = buffer.readInt32BE(0);
+        if (buffer.length < length) return;
+        const code = buffer.readInt32BE(4);
+        buffer = buffer.subarray(length);
+        // An SSLRequest (80877103) is followed by the real startup message.
+        if (code !== 80877103) {
+          expectStartup = false;
+          onMessage(0, Buffer.alloc(0));
+        }
+        continue;
+      }
+      if (buffer.length < 5) return;
+      const length = 1 + buffer.readInt32BE(1);
+      if (buffer.length < length) return;
+      onMessage(buffer[0] as number, buffer.subarray(5, length));
+      buffer = buffer.subarray(length);
+    }
+  };
+}
+
+/**
+ * Neon's WebSocket protocol is raw Postgres bytes in binary frames; this relays them to TCP. Only
+ * loopback targets are relayed. With `serialize` (for PGlite), connections take turns. With
+ * `control`, POST /__control/down and /__control/up let tests inside workerd cut the database.
+ */
+export async function startWsProxy(opts: { port: number; control?: boolean; serialize?: boolean }): Promise<WsProxy> {
   const sockets = new Set<Socket>();
+  const turns = new SessionTurns();
   let isDown = false;
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (opts.control && req.method === "POST" && (req.url === "/__control/down" || req.url === "/__control/up")) {
@@ -72,13 +132,57 @@ export async function startWsProxy(opts: { port: number; control?: boolean }): P
       return;
     }
     const tcp = connect(Number(match[2]), match[1] === "[::1]" ? "::1" : (match[1] as string));
+    const conn = {};
     sockets.add(tcp);
     tcp.setNoDelay(true);
-    ws.on("message", (data: Buffer) => tcp.write(data));
-    tcp.on("data", (chunk) => ws.readyState === ws.OPEN && ws.send(chunk));
+
+    // Requests awaiting a ReadyForQuery, and frames held back while another connection has the turn.
+    let outstanding = 0;
+    let terminating = false;
+    let holding = false;
+    let pending: Buffer[] = [];
+    const flush = () => {
+      holding = true;
+      const frames = pending;
+      pending = [];
+      if (frames.length) tcp.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
+    };
+    const countRequests = messageScanner((type) => {
+      if (type === 0 || type === 0x53 /* Sync */ || type === 0x51 /* Query */) outstanding++;
+      if (type === 0x58 /* Terminate */) terminating = true;
+    }, true);
+    const watchReplies = messageScanner((type, body) => {
+      if (type !== 0x5a /* ReadyForQuery */) return;
+      outstanding = Math.max(0, outstanding - 1);
+      if (outstanding === 0 && body[0] === 0x49 /* idle */ && pending.length === 0) {
+        holding = false;
+        turns.release(conn);
+      }
+    }, false);
+
+    ws.on("message", (data: Buffer) => {
+      if (!opts.serialize) {
+        tcp.write(data);
+        return;
+      }
+      countRequests(data);
+      if (terminating) {
+        // PGlite's server keeps the socket open after Terminate; end it here and pass the turn on.
+        close();
+        return;
+      }
+      pending.push(data);
+      if (holding) flush();
+      else turns.acquire(conn, flush);
+    });
+    tcp.on("data", (chunk) => {
+      if (opts.serialize) watchReplies(chunk);
+      if (ws.readyState === ws.OPEN) ws.send(chunk);
+    });
     const close = () => {
       sockets.delete(tcp);
       tcp.destroy();
+      turns.release(conn);
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close();
     };
     ws.on("close", close);

@@ -1,0 +1,38 @@
+/** Loads the development catalog (vega-datasets films + generated series) into Postgres. */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { drizzle } from "drizzle-orm/node-postgres";
+import pg from "pg";
+import { upsertCatalog } from "../src/db/catalog";
+import { type CatalogItem, filmsFromVega, generateSeries, type VegaMovie } from "../src/domain/catalog";
+
+/** Number of generated series in the development catalog. */
+export const SERIES_COUNT = 40;
+
+export function developmentCatalog(): CatalogItem[] {
+  // The package exports only its URL helper; the data file sits beside it.
+  const entry = createRequire(import.meta.url).resolve("vega-datasets");
+  const path = join(dirname(entry), "..", "data", "movies.json");
+  const movies = JSON.parse(readFileSync(path, "utf8")) as VegaMovie[];
+  return [...filmsFromVega(movies), ...generateSeries(SERIES_COUNT)];
+}
+
+/** Idempotent: upserts every item by id. */
+export async function seedCatalog(databaseUrl: string): Promise<{ items: number }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const items = developmentCatalog();
+    await upsertCatalog(drizzle(client), items);
+    return { items: items.length };
+  } finally {
+    await client.end();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("set DATABASE_URL");
+  console.log(await seedCatalog(url));
+}
