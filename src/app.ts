@@ -1,10 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { isFamilyRevoked, revokedProblem } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
+import { authRoutes } from "./routes/auth";
 import { docsRoutes } from "./routes/docs";
+import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { sessionRoutes } from "./routes/sessions";
@@ -12,7 +15,11 @@ import { sessionRoutes } from "./routes/sessions";
 /** Request bodies above this are refused before they are read whole. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-const api = new OpenAPIHono<App>().route("/", sessionRoutes).route("/", historyRoutes);
+const api = new OpenAPIHono<App>()
+  .route("/", sessionRoutes)
+  .route("/", historyRoutes)
+  .route("/", authRoutes)
+  .route("/", experimentRoutes);
 
 export const app = new OpenAPIHono<App>();
 app
@@ -35,6 +42,10 @@ app
   .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
   .onError((error) => {
     if (error instanceof HttpProblem) return problemResponse(error.toProblem(), error.extra.headers);
+    if (isFamilyRevoked(error)) {
+      const revoked = revokedProblem();
+      return problemResponse(revoked.toProblem(), revoked.extra.headers);
+    }
     if (error instanceof HTTPException) {
       const status = error.status >= 400 && error.status < 500 ? error.status : 400;
       return problemResponse(new HttpProblem(status, "bad-request", error.message || "bad request").toProblem());

@@ -1,10 +1,12 @@
-import { DurableObject } from "cloudflare:workers";
+import { DurableObject, RpcTarget } from "cloudflare:workers";
 import type { Config } from "../config";
 import { decodeHlc, encodeHlc, type Hlc, HlcClock } from "../domain/hlc";
 import { configOf, type Env } from "../env";
 import type { EventEnvelope } from "../events/envelope";
+import { type Exposure, ExposureStore } from "./exposures";
 import { Outbox } from "./outbox";
 import { type PlaybackState, PlaybackStore } from "./playback";
+import { RevokedFamilies } from "./revocations";
 
 /** The server replica's node id in every HLC it stamps. */
 export const SERVER_NODE = "server";
@@ -89,6 +91,34 @@ export class UserState extends DurableObject<Env> {
     return this.write(userId, (now) => this.playback.clearAll(now));
   }
 
+  // ---- RPC: token families and experiment exposures ----
+
+  /**
+   * The gate every request with one of our access tokens passes: refused (FAMILY_REVOKED) when
+   * the token's family is revoked, otherwise a handle whose calls run on this object. The Worker
+   * pipelines its real call on that handle, so the check costs no extra round trip.
+   */
+  async authorize(userId: string, familyId: string): Promise<UserAccess> {
+    this.bind(userId);
+    if (this.revokedFamilies.has(familyId)) throw new Error(`${FAMILY_REVOKED}: this token's family was revoked`);
+    return new UserAccess(this);
+  }
+
+  async familyRevoked(userId: string, familyId: string): Promise<boolean> {
+    this.bind(userId);
+    return this.revokedFamilies.has(familyId);
+  }
+
+  /** Every token of the family is refused from the next request on; false when it already was. */
+  async revokeFamily(userId: string, familyId: string, reason: string): Promise<boolean> {
+    return this.write(userId, (now) => this.revokedFamilies.revoke(familyId, reason, now));
+  }
+
+  /** Records that the user saw a variant; true (and an `experiment-exposure` event) only when it is news. */
+  async recordExposure(userId: string, exposure: Exposure): Promise<boolean> {
+    return this.write(userId, (now) => this.exposures.record(exposure, now));
+  }
+
   /** Outbox depth and alarm, for health checks and tests. */
   async status() {
     return { outbox: this.outbox.size, alarm: await this.ctx.storage.getAlarm(), hlc: encodeHlc(this.clock.current) };
@@ -113,6 +143,23 @@ export class UserState extends DurableObject<Env> {
   }
 
   // ---- internals ----
+
+  private revokedFamiliesStore: RevokedFamilies | null = null;
+  private exposureStore: ExposureStore | null = null;
+
+  private get revokedFamilies(): RevokedFamilies {
+    this.revokedFamiliesStore ??= new RevokedFamilies(this.sql);
+    return this.revokedFamiliesStore;
+  }
+
+  private get exposures(): ExposureStore {
+    this.exposureStore ??= new ExposureStore(this.sql, {
+      userId: this.userId,
+      emit: (event) => this.outbox.append(event),
+      hlc: () => encodeHlc(this.tick()),
+    });
+    return this.exposureStore;
+  }
 
   private get playback(): PlaybackStore {
     if (!this.playbackStore) {
@@ -162,6 +209,7 @@ export class UserState extends DurableObject<Env> {
     this.userId = userId;
     this.setMeta("user_id", userId);
     this.playbackStore = null;
+    this.exposureStore = null;
   }
 
   private async scheduleAlarm(): Promise<void> {
@@ -192,4 +240,27 @@ export class UserState extends DurableObject<Env> {
       value,
     );
   }
+}
+
+/** Marks the error `authorize` throws for a revoked token family; it crosses RPC as its message. */
+export const FAMILY_REVOKED = "token-family-revoked";
+
+/**
+ * What `authorize` hands back: every method of UserState, running on the object that checked
+ * the family. Built from UserState's prototype, so methods added to UserState are there too.
+ */
+export class UserAccess extends RpcTarget {
+  constructor(readonly state: UserState) {
+    super();
+  }
+}
+const LIFECYCLE = new Set(["constructor", "alarm", "webSocketMessage", "webSocketClose", "webSocketError"]);
+for (const name of Object.getOwnPropertyNames(UserState.prototype)) {
+  const descriptor = Object.getOwnPropertyDescriptor(UserState.prototype, name);
+  if (LIFECYCLE.has(name) || typeof descriptor?.value !== "function") continue;
+  Object.defineProperty(UserAccess.prototype, name, {
+    value(this: UserAccess, ...args: unknown[]) {
+      return (this.state as unknown as Record<string, (...a: unknown[]) => unknown>)[name]?.(...args);
+    },
+  });
 }

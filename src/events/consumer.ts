@@ -13,6 +13,7 @@ export interface ConsumerReport {
 
 type Progress = TypedEnvelope<"progress-changed">;
 type Cleared = TypedEnvelope<"history-cleared">;
+type Exposed = TypedEnvelope<"experiment-exposure">;
 
 /**
  * Applies one batch of events to Postgres in one transaction. Progress is coalesced per
@@ -29,6 +30,7 @@ export async function applyEventBatch(
   const report: ConsumerReport = { applied: 0, skipped: 0, deadLettered: 0, historyRows: 0 };
   const latest = new Map<string, Progress>();
   const clears = new Map<string, Cleared>();
+  const exposures = new Map<string, Exposed>();
   const dead: { messageId: string; reason: string; body: unknown }[] = [];
 
   for (const message of messages) {
@@ -53,10 +55,14 @@ export async function applyEventBatch(
     } else if (event.type === "history-cleared") {
       const seen = clears.get(event.user_id);
       if (!seen || seen.hlc < event.hlc) clears.set(event.user_id, event);
+    } else if (event.type === "experiment-exposure") {
+      const key = `${event.user_id}\u0000${event.data.experiment_id}`;
+      const seen = exposures.get(key);
+      if (!seen || seen.hlc < event.hlc) exposures.set(key, event);
     }
   }
 
-  if (latest.size === 0 && clears.size === 0 && dead.length === 0) return report;
+  if (latest.size === 0 && clears.size === 0 && exposures.size === 0 && dead.length === 0) return report;
   await withDatabase(config, (db) =>
     db.transaction(async (tx) => {
       if (dead.length > 0) {
@@ -69,6 +75,7 @@ export async function applyEventBatch(
       if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()]);
       // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
       for (const event of clears.values()) await applyClear(tx, event);
+      if (exposures.size > 0) await upsertAssignments(tx, [...exposures.values()]);
     }),
   );
   return report;
@@ -77,7 +84,7 @@ export async function applyEventBatch(
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
 async function upsertProgress(tx: Tx, events: Progress[]): Promise<number> {
-  const col = <T>(pick: (e: Progress) => T) => events.map(pick);
+  const col = <T>(pick: (e: Progress) => T) => sql.param(events.map(pick));
   const result = await tx.execute(sql`
     INSERT INTO watch_history AS w (user_id, content_id, position_seconds, duration_seconds, completion_percentage,
       watched, device_id, active, hlc, last_watched_at, created_at, updated_at)
@@ -113,6 +120,23 @@ async function applyClear(tx: Tx, event: Cleared): Promise<void> {
   await tx.execute(sql`
     UPDATE watch_history SET active = false, updated_at = now()
     WHERE user_id = ${event.user_id} AND active AND hlc COLLATE "C" <= ${before} COLLATE "C"
+  `);
+}
+
+/** Experiment assignments: one row per (experiment, user), the latest exposure by HLC; replays change nothing. */
+async function upsertAssignments(tx: Tx, events: Exposed[]): Promise<void> {
+  const col = <T>(pick: (e: Exposed) => T) => sql.param(events.map(pick));
+  await tx.execute(sql`
+    INSERT INTO experiment_assignments AS a (experiment_id, user_id, variant, bucket, first_exposed_at, exposed_at, hlc)
+    SELECT * FROM unnest(
+      ${col((e) => e.data.experiment_id)}::text[], ${col((e) => e.user_id)}::text[], ${col((e) => e.data.variant)}::text[],
+      ${col((e) => e.data.bucket)}::int[], ${col((e) => e.data.first_exposed_at)}::timestamptz[],
+      ${col((e) => e.occurred_at)}::timestamptz[], ${col((e) => e.hlc)}::text[]
+    )
+    ON CONFLICT (experiment_id, user_id) DO UPDATE SET
+      variant = excluded.variant, bucket = excluded.bucket, exposed_at = excluded.exposed_at, hlc = excluded.hlc,
+      first_exposed_at = least(a.first_exposed_at, excluded.first_exposed_at)
+    WHERE a.hlc COLLATE "C" < excluded.hlc COLLATE "C"
   `);
 }
 

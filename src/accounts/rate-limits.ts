@@ -1,0 +1,47 @@
+import type { Config } from "../config";
+import type { Env } from "../env";
+import { HttpProblem } from "../problem";
+
+/**
+ * The rate-limit key of a client address: IPv4 as is; IPv6 by its /64, because one subscriber
+ * usually holds a whole /64 and could otherwise rotate through addresses for fresh buckets.
+ */
+export function addressKey(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const [head = "", tail] = ip.toLowerCase().split("::");
+  const front = head ? head.split(":") : [];
+  const back = tail ? tail.split(":") : [];
+  const groups =
+    tail === undefined ? front : [...front, ...Array(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g || "0", 16).toString(16))
+    .join(":")}::/64`;
+}
+
+/**
+ * Login and register attempts: first per client address, then per account. The account bucket
+ * is only charged for attempts the address limit let through, so one noisy address cannot lock
+ * an account out by itself.
+ */
+export async function limitAuthAttempts(env: Env, config: Config, ip: string | undefined, email: string) {
+  const buckets = [
+    {
+      key: `ip:${addressKey(ip ?? "unknown")}`,
+      rule: { burst: config.AUTH_IP_BURST, perSecond: config.AUTH_IP_PER_MINUTE / 60 },
+    },
+    {
+      key: `account:${email}`,
+      rule: { burst: config.AUTH_ACCOUNT_BURST, perSecond: config.AUTH_ACCOUNT_PER_HOUR / 3600 },
+    },
+  ];
+  for (const { key, rule } of buckets) {
+    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
+    const decision = await limiter.take(rule);
+    if (!decision.allowed) {
+      throw new HttpProblem(429, "rate-limited", `too many attempts; retry in ${decision.retryAfterSeconds} s`, {
+        headers: { "retry-after": String(decision.retryAfterSeconds) },
+      });
+    }
+  }
+}
