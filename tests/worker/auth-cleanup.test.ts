@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -58,9 +58,7 @@ describe("token cleanup", () => {
         .set({ expiresAt: new Date(Date.now() - 40 * DAY) })
         .where(eq(tokenFamilies.id, account.familyId)),
     );
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.scheduled(createScheduledController({ cron: "17 * * * *" }), env);
     expect(await familiesOf([account.familyId])).toHaveLength(0);
   });
 });
