@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addressKey } from "../../src/accounts/rate-limits";
+import { addressKey } from "../../src/domain/client-address";
 
 describe("addressKey", () => {
   it("keeps an IPv4 address whole", () => {
