@@ -143,3 +143,23 @@ describe("register and login", () => {
     expect(me.json).toMatchObject({ user_id: user.id, email: null, family_id: null });
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("describes the account, token and experiment routes", async () => {
+    const res = await client(null).get("/openapi.json");
+    expect(res.status).toBe(200);
+    for (const path of [
+      "/api/v1/auth/register",
+      "/api/v1/auth/login",
+      "/api/v1/auth/refresh",
+      "/api/v1/auth/logout",
+      "/api/v1/auth/revoke-family/{family_id}",
+      "/api/v1/me",
+      "/api/v1/experiments",
+      "/api/v1/experiments/{id}",
+      "/api/v1/experiments/{id}/assign",
+    ]) {
+      expect(Object.keys(res.json.paths)).toContain(path);
+    }
+  });
+});

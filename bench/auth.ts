@@ -1,0 +1,334 @@
+/**
+ * Costs of accounts and experiments, measured three ways in one run:
+ * 1. in this Node process: variant assignment, HS256 verification, PBKDF2;
+ * 2. inside workerd (bench/workerd-probe.ts under `wrangler dev`): the same operations, each run
+ *    n times per request, minus a bare request;
+ * 3. through the real Worker (the local stack): a bare request, next to requests that verify a
+ *    token, check its family in the user's Durable Object, and assign a variant.
+ * Run alone: `npx tsx bench/auth.ts` (about a minute).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jwtVerify, SignJWT } from "jose";
+import { freePort } from "../scripts/local-db";
+import { ROOT, startLocalStack } from "../scripts/stack";
+import { LOCAL_DEV_JWT_SECRET } from "../src/config";
+import { allocate, assignVariant, bucketOf, compileAllocation } from "../src/domain/experiments";
+import { PBKDF2_ITERATIONS } from "../src/domain/passwords";
+
+interface Row {
+  what: string;
+  value: number;
+  unit: "µs" | "ms";
+  note?: string;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] as number;
+
+function table(title: string, rows: Row[], baseline?: number) {
+  console.log(`\n${title}`);
+  const width = Math.max(...rows.map((r) => r.what.length));
+  for (const r of rows) {
+    const value = r.value < 10 ? r.value.toFixed(3) : r.value.toFixed(1);
+    const ratio = baseline ? `  ×${(r.value / baseline).toFixed(2)}` : "";
+    console.log(`  ${r.what.padEnd(width)}  ${value.padStart(9)} ${r.unit}${ratio}${r.note ? `  ${r.note}` : ""}`);
+  }
+}
+
+// ---- 1. this process ----
+
+async function inProcess(): Promise<Row[]> {
+  const compiled = compileAllocation(
+    allocate([
+      { name: "control", weight: 50 },
+      { name: "treatment", weight: 50 },
+    ]),
+  );
+  const users = Array.from({ length: 100_000 }, (_, i) => `user-${i}-${i * 7919}`);
+  const timeSync = (work: (i: number) => unknown, n: number) => {
+    for (let i = 0; i < 10_000; i++) work(i);
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) work(i);
+    return Number(process.hrtime.bigint() - started) / 1000 / n;
+  };
+  const timeAsync = async (work: () => Promise<unknown>, n: number) => {
+    for (let i = 0; i < Math.min(50, n); i++) await work();
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await work();
+    return Number(process.hrtime.bigint() - started) / 1000 / n;
+  };
+  const secret = new TextEncoder().encode(LOCAL_DEV_JWT_SECRET);
+  const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+    "verify",
+  ]);
+  const token = await new SignJWT({ fid: crypto.randomUUID(), role: "user" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("user-1")
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(key);
+  const material = await crypto.subtle.importKey("raw", new TextEncoder().encode("password"), "PBKDF2", false, [
+    "deriveBits",
+  ]);
+  const pbkdf2 = () =>
+    crypto.subtle.deriveBits(
+      {
+        name: "PBKDF2",
+        hash: "SHA-256",
+        salt: crypto.getRandomValues(new Uint8Array(16)),
+        iterations: PBKDF2_ITERATIONS,
+      },
+      material,
+      256,
+    );
+  return [
+    {
+      what: "bucketOf (murmur3 of experiment+user)",
+      value: timeSync((i) => bucketOf("home-row", users[i % 100_000] as string), 1_000_000),
+      unit: "µs",
+    },
+    {
+      what: "assignVariant (bucket + range lookup)",
+      value: timeSync((i) => assignVariant(compiled, "home-row", users[i % 100_000] as string), 1_000_000),
+      unit: "µs",
+      note: "target < 5 µs",
+    },
+    {
+      what: "jose HS256 verify, imported CryptoKey",
+      value: await timeAsync(() => jwtVerify(token, key, { algorithms: ["HS256"] }), 20_000),
+      unit: "µs",
+    },
+    {
+      what: "jose HS256 verify, raw secret bytes",
+      value: await timeAsync(() => jwtVerify(token, secret, { algorithms: ["HS256"] }), 20_000),
+      unit: "µs",
+      note: "re-imports the key every call",
+    },
+    { what: `PBKDF2-SHA-256 × ${PBKDF2_ITERATIONS}`, value: (await timeAsync(pbkdf2, 20)) / 1000, unit: "ms" },
+  ];
+}
+
+// ---- 2. inside workerd ----
+
+async function waitFor(url: string, child: ChildProcess, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler exited (${child.exitCode})`);
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer in time`);
+}
+
+async function inWorkerd(): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-probe-"));
+  const config = join(dir, "wrangler.toml");
+  writeFileSync(
+    config,
+    `name = "bench-probe"\nmain = "${join(ROOT, "bench", "workerd-probe.ts")}"\ncompatibility_date = "2026-04-01"\ncompatibility_flags = ["nodejs_compat"]\n`,
+  );
+  const port = await freePort();
+  const child = spawn(
+    join(ROOT, "node_modules", ".bin", "wrangler"),
+    [
+      "dev",
+      "--config",
+      config,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(await freePort()),
+      "--persist-to",
+      dir,
+      "--show-interactive-dev-session=false",
+    ],
+    { cwd: dir, env: { ...process.env, WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0" }, stdio: "ignore" },
+  );
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(`${base}/bare`, child);
+    const timeOne = async (path: string) => {
+      const started = performance.now();
+      const res = await fetch(`${base}${path}`);
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      await res.text();
+      return performance.now() - started;
+    };
+    /** Milliseconds per operation: (median of `path` - median of bare) / n. */
+    const perOp = async (path: string, n: number, rounds: number) => {
+      await timeOne(`${path}?n=${n}`);
+      const bare: number[] = [];
+      const work: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        bare.push(await timeOne("/bare"));
+        work.push(await timeOne(`${path}?n=${n}`));
+      }
+      return { perOp: Math.max(0, median(work) - median(bare)) / n, bare: median(bare) };
+    };
+    const assign = await perOp("/assign", 200_000, 9);
+    const verify = await perOp("/verify", 5_000, 9);
+    const pbkdf2 = await perOp("/pbkdf2", 5, 9);
+    return [
+      { what: "bare request to the probe (HTTP round trip)", value: assign.bare, unit: "ms" },
+      { what: "assignVariant", value: assign.perOp * 1000, unit: "µs", note: "target < 5 µs" },
+      { what: "jose HS256 verify (CryptoKey)", value: verify.perOp * 1000, unit: "µs" },
+      {
+        what: `PBKDF2-SHA-256 × ${PBKDF2_ITERATIONS} (CPU)`,
+        value: pbkdf2.perOp,
+        unit: "ms",
+        note: "Workers CPU budget: 10 ms Free, 30 s (default) Paid",
+      },
+    ];
+  } finally {
+    child.kill("SIGINT");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- 3. the real Worker ----
+
+async function throughTheWorker(): Promise<{ rows: Row[]; bare: number; login: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-auth-"));
+  const stack = await startLocalStack({
+    port: await freePort(),
+    dataDir: join(dir, "pglite"),
+    persistTo: join(dir, "state"),
+    vars: { AUTH_IP_BURST: "10000", AUTH_ACCOUNT_BURST: "10000" },
+    log: () => {},
+  });
+  try {
+    const base = `${stack.baseUrl}/api/v1`;
+    const call = async (
+      method: string,
+      path: string,
+      token?: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          // Without it, wrangler dev gzips application/json (not problem+json): ~2 ms that is not ours.
+          "accept-encoding": "identity",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body ? { "content-type": "application/json" } : {}),
+          ...headers,
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    };
+    const sign = (sub: string, role: "user" | "admin") =>
+      new SignJWT({ role })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(sub)
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(LOCAL_DEV_JWT_SECRET));
+    const admin = await sign("bench-admin", "admin");
+    const created = await call("POST", "/experiments", admin, {
+      id: "bench-home-row",
+      name: "bench",
+      variants: [
+        { name: "control", weight: 50 },
+        { name: "treatment", weight: 50 },
+      ],
+    });
+    if (created.status !== 201 && created.status !== 409) throw new Error(`create experiment: ${created.status}`);
+    const email = `bench-${crypto.randomUUID()}@example.com`;
+    await call("POST", "/auth/register", undefined, { email, password: "bench password 1234" });
+    const loginOnce = () => call("POST", "/auth/login", undefined, { email, password: "bench password 1234" });
+    const signedIn = await loginOnce();
+    if (signedIn.status !== 200) throw new Error(`login: ${signedIn.status}`);
+    const withFamily = signedIn.json.access_token as string;
+    const withoutFamily = await sign(`bench-plain-${crypto.randomUUID()}`, "user");
+
+    const scenarios: { what: string; run: () => Promise<{ status: number }>; expect: number }[] = [
+      { what: "bare request (404, no token)", run: () => call("GET", "/bench-nothing-here"), expect: 404 },
+      {
+        what: "assign: JWT verify, no family",
+        run: () => call("GET", "/experiments/bench-home-row/assign", withoutFamily),
+        expect: 200,
+      },
+      {
+        what: "assign: JWT verify + family check in the DO",
+        run: () => call("GET", "/experiments/bench-home-row/assign", withFamily),
+        expect: 200,
+      },
+      {
+        what: "resume (DO call): JWT, no family",
+        run: () => call("GET", "/resume/movie-1", withoutFamily),
+        expect: 200,
+      },
+      {
+        what: "resume (DO call): JWT + family check pipelined",
+        run: () => call("GET", "/resume/movie-1", withFamily),
+        expect: 200,
+      },
+    ];
+    const samples = scenarios.map(() => [] as number[]);
+    for (const s of scenarios) for (let i = 0; i < 20; i++) await s.run(); // warm isolates, DOs, exposure memo
+    for (let round = 0; round < 300; round++) {
+      for (const [i, s] of scenarios.entries()) {
+        const started = performance.now();
+        const res = await s.run();
+        (samples[i] as number[]).push(performance.now() - started);
+        if (res.status !== s.expect) throw new Error(`${s.what}: ${res.status}`);
+      }
+    }
+    const logins: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const started = performance.now();
+      const res = await loginOnce();
+      logins.push(performance.now() - started);
+      if (res.status !== 200) throw new Error(`login: ${res.status}`);
+    }
+    const bare = median(samples[0] as number[]);
+    const rows: Row[] = scenarios.map((s, i) => ({
+      what: s.what,
+      value: median(samples[i] as number[]),
+      unit: "ms",
+      note: `p95 ${p95(samples[i] as number[]).toFixed(2)} ms`,
+    }));
+    rows.push({ what: "login (2 rate-limit DOs + Postgres + PBKDF2)", value: median(logins), unit: "ms" });
+    return { rows, bare, login: median(logins) };
+  } finally {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<void> {
+  const started = Date.now();
+  const node = await inProcess();
+  table("Accounts and experiments: this Node process (per call)", node);
+  const workerd = await inWorkerd();
+  table("Inside workerd (per operation, net of a bare request)", workerd);
+  const worker = await throughTheWorker();
+  table("Through the Worker under wrangler dev (median per request, sequential, keep-alive)", worker.rows, worker.bare);
+  const find = (rows: Row[], prefix: string) => rows.find((r) => r.what.startsWith(prefix))?.value ?? Number.NaN;
+  const verifyOnly = find(worker.rows, "assign: JWT verify, no family") - worker.bare;
+  const familyCheck =
+    find(worker.rows, "assign: JWT verify + family") - find(worker.rows, "assign: JWT verify, no family");
+  const pipelined =
+    find(worker.rows, "resume (DO call): JWT + family") - find(worker.rows, "resume (DO call): JWT, no family");
+  console.log(`
+  token verification + assignment over a bare request: +${verifyOnly.toFixed(3)} ms
+  family check where no DO call happens anyway (one DO round trip, alongside the handler): +${familyCheck.toFixed(3)} ms
+  family check pipelined on a route that calls the DO anyway: +${pipelined.toFixed(3)} ms
+  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
