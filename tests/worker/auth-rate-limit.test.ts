@@ -5,16 +5,35 @@ import { freshAddress, login, newAccount, register } from "./accounts";
 
 const unknownEmail = () => `nobody-${crypto.randomUUID()}@example.com`;
 
+/** Calls until the first 429 (at most 40 times); returns the statuses before it. */
+async function exhaust(attempt: () => Promise<{ status: number }>): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const { status } = await attempt();
+    if (status === 429) return statuses;
+    statuses.push(status);
+  }
+  throw new Error(`no 429 after 40 attempts: ${statuses.join(",")}`);
+}
+
 describe("login and register rate limits", () => {
   it("per client address: after the burst (20), login answers 429 with Retry-After; other addresses are unaffected", async () => {
     const address = freshAddress();
-    for (let i = 0; i < 20; i++) expect((await login(unknownEmail(), "password-1234", address)).status).toBe(401);
+    const statuses = await exhaust(() => login(unknownEmail(), "password-1234", address));
+    // The burst is 20; a slow machine may see a few more refilled at 10 per minute.
+    expect(statuses.length).toBeGreaterThanOrEqual(20);
+    expect(statuses.length).toBeLessThanOrEqual(24);
+    expect(statuses.every((s) => s === 401)).toBe(true);
     const limited = await login(unknownEmail(), "password-1234", address);
     expect(limited.status).toBe(429);
     expect(limited.headers.get("content-type")).toBe("application/problem+json");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    // Register shares the address's bucket.
-    expect((await register(unknownEmail(), "password-1234", address)).status).toBe(429);
+    // Register shares the address's bucket: two in a row cannot both pass at 1 token per 6 s.
+    const registers = [
+      await register(unknownEmail(), "password-1234", address),
+      await register(unknownEmail(), "password-1234", address),
+    ];
+    expect(registers.map((r) => r.status)).toContain(429);
     expect((await login(unknownEmail(), "password-1234", freshAddress())).status).toBe(401);
   });
 
@@ -37,8 +56,11 @@ describe("login and register rate limits", () => {
   it("an address over its limit does not drain the account's bucket", async () => {
     const account = await newAccount();
     const noisy = freshAddress();
-    for (let i = 0; i < 20; i++) await login(unknownEmail(), "x", noisy);
-    for (let i = 0; i < 5; i++) expect((await login(account.email, "wrong", noisy)).status).toBe(429);
+    await exhaust(() => login(unknownEmail(), "x", noisy));
+    const refused = [];
+    for (let i = 0; i < 12; i++) refused.push((await login(account.email, "wrong", noisy)).status);
+    // 12 tries on the account from the noisy address; at most a refilled one or two reach the account.
+    expect(refused.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
     expect((await login(account.email, account.password, freshAddress())).status).toBe(200);
   });
 

@@ -90,14 +90,20 @@ describe("register and login", () => {
     const account = await newAccount();
     const time = async (email: string) => {
       const started = performance.now();
-      for (let i = 0; i < 4; i++) await login(email, "not the password");
-      return (performance.now() - started) / 4;
+      await login(email, "not the password");
+      return performance.now() - started;
     };
     await time(uniqueEmail()); // warm-up
-    const wrong = await time(account.email);
-    const unknown = await time(uniqueEmail());
-    expect(unknown / wrong).toBeGreaterThan(0.5);
-    expect(unknown / wrong).toBeLessThan(2);
+    const wrong: number[] = [];
+    const unknown: number[] = [];
+    // Interleaved, so that load from elsewhere on the machine falls on both alike.
+    for (let i = 0; i < 7; i++) {
+      wrong.push(await time(account.email));
+      unknown.push(await time(uniqueEmail()));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[3] as number;
+    expect(median(unknown) / median(wrong)).toBeGreaterThan(0.5);
+    expect(median(unknown) / median(wrong)).toBeLessThan(2);
   });
 
   it.each([
