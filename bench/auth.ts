@@ -13,10 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jwtVerify, SignJWT } from "jose";
 import { freePort } from "../scripts/local-db";
-import { ROOT, startLocalStack } from "../scripts/stack";
+import { ROOT } from "../scripts/stack";
 import { LOCAL_DEV_JWT_SECRET } from "../src/config";
 import { allocate, assignVariant, bucketOf, compileAllocation } from "../src/domain/experiments";
 import { PBKDF2_ITERATIONS } from "../src/domain/passwords";
+import { percentile, request, table, token, withBenchStack } from "./lib";
 
 interface Row {
   what: string;
@@ -25,17 +26,23 @@ interface Row {
   note?: string;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] as number;
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
-function table(title: string, rows: Row[], baseline?: number) {
-  console.log(`\n${title}`);
-  const width = Math.max(...rows.map((r) => r.what.length));
-  for (const r of rows) {
-    const value = r.value < 10 ? r.value.toFixed(3) : r.value.toFixed(1);
-    const ratio = baseline ? `  ×${(r.value / baseline).toFixed(2)}` : "";
-    console.log(`  ${r.what.padEnd(width)}  ${value.padStart(9)} ${r.unit}${ratio}${r.note ? `  ${r.note}` : ""}`);
-  }
+function print(title: string, rows: Row[], baseline?: number) {
+  table(
+    title,
+    rows.map((r) => ({
+      measure: r.what,
+      value: r.value,
+      unit: r.unit,
+      ...(baseline ? { "× bare": r.value / baseline } : {}),
+      note: r.note ?? "",
+    })),
+  );
 }
 
 // ---- 1. this process ----
@@ -198,47 +205,15 @@ async function inWorkerd(): Promise<Row[]> {
 
 // ---- 3. the real Worker ----
 
-async function throughTheWorker(): Promise<{ rows: Row[]; bare: number; login: number }> {
-  const dir = mkdtempSync(join(tmpdir(), "bench-auth-"));
-  const stack = await startLocalStack({
-    port: await freePort(),
-    dataDir: join(dir, "pglite"),
-    persistTo: join(dir, "state"),
-    vars: { AUTH_IP_BURST: "10000", AUTH_ACCOUNT_BURST: "10000" },
-    log: () => {},
-  });
-  try {
+async function throughTheWorker(): Promise<{ rows: Row[]; bare: number }> {
+  const vars = { AUTH_IP_BURST: "10000", AUTH_ACCOUNT_BURST: "10000" };
+  return withBenchStack({ vars }, async (stack) => {
     const base = `${stack.baseUrl}/api/v1`;
-    const call = async (
-      method: string,
-      path: string,
-      token?: string,
-      body?: unknown,
-      headers: Record<string, string> = {},
-    ) => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          // Without it, wrangler dev gzips application/json (not problem+json): ~2 ms that is not ours.
-          "accept-encoding": "identity",
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(body ? { "content-type": "application/json" } : {}),
-          ...headers,
-        },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : null };
+    const call = async (method: string, path: string, bearer: string | null = null, body?: unknown) => {
+      const res = await request(base, bearer, method, path, body);
+      return { status: res.status, json: res.text ? JSON.parse(res.text) : null };
     };
-    const sign = (sub: string, role: "user" | "admin") =>
-      new SignJWT({ role })
-        .setProtectedHeader({ alg: "HS256" })
-        .setSubject(sub)
-        .setIssuedAt()
-        .setExpirationTime("1h")
-        .sign(new TextEncoder().encode(LOCAL_DEV_JWT_SECRET));
-    const admin = await sign("bench-admin", "admin");
-    const created = await call("POST", "/experiments", admin, {
+    const created = await call("POST", "/experiments", await token("bench-admin", "admin"), {
       id: "bench-home-row",
       name: "bench",
       variants: [
@@ -248,12 +223,12 @@ async function throughTheWorker(): Promise<{ rows: Row[]; bare: number; login: n
     });
     if (created.status !== 201 && created.status !== 409) throw new Error(`create experiment: ${created.status}`);
     const email = `bench-${crypto.randomUUID()}@example.com`;
-    await call("POST", "/auth/register", undefined, { email, password: "bench password 1234" });
-    const loginOnce = () => call("POST", "/auth/login", undefined, { email, password: "bench password 1234" });
+    await call("POST", "/auth/register", null, { email, password: "bench password 1234" });
+    const loginOnce = () => call("POST", "/auth/login", null, { email, password: "bench password 1234" });
     const signedIn = await loginOnce();
     if (signedIn.status !== 200) throw new Error(`login: ${signedIn.status}`);
     const withFamily = signedIn.json.access_token as string;
-    const withoutFamily = await sign(`bench-plain-${crypto.randomUUID()}`, "user");
+    const withoutFamily = await token(`bench-plain-${crypto.randomUUID()}`);
 
     const scenarios: { what: string; run: () => Promise<{ status: number }>; expect: number }[] = [
       { what: "bare request (404, no token)", run: () => call("GET", "/bench-nothing-here"), expect: 404 },
@@ -280,7 +255,8 @@ async function throughTheWorker(): Promise<{ rows: Row[]; bare: number; login: n
     ];
     const samples = scenarios.map(() => [] as number[]);
     for (const s of scenarios) for (let i = 0; i < 20; i++) await s.run(); // warm isolates, DOs, exposure memo
-    for (let round = 0; round < 300; round++) {
+    // Interleaved rounds: load from elsewhere on the machine falls on every scenario alike.
+    for (let round = 0; round < 400; round++) {
       for (const [i, s] of scenarios.entries()) {
         const started = performance.now();
         const res = await s.run();
@@ -295,29 +271,28 @@ async function throughTheWorker(): Promise<{ rows: Row[]; bare: number; login: n
       logins.push(performance.now() - started);
       if (res.status !== 200) throw new Error(`login: ${res.status}`);
     }
-    const bare = median(samples[0] as number[]);
-    const rows: Row[] = scenarios.map((s, i) => ({
-      what: s.what,
-      value: median(samples[i] as number[]),
-      unit: "ms",
-      note: `p95 ${p95(samples[i] as number[]).toFixed(2)} ms`,
-    }));
+    const rows: Row[] = scenarios.map((s, i) => {
+      const sorted = [...(samples[i] as number[])].sort((a, b) => a - b);
+      return {
+        what: s.what,
+        value: percentile(sorted, 50),
+        unit: "ms",
+        note: `p99 ${percentile(sorted, 99).toFixed(2)} ms`,
+      };
+    });
     rows.push({ what: "login (2 rate-limit DOs + Postgres + PBKDF2)", value: median(logins), unit: "ms" });
-    return { rows, bare, login: median(logins) };
-  } finally {
-    await stack.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return { rows, bare: median(samples[0] as number[]) };
+  });
 }
 
 export async function run(): Promise<void> {
   const started = Date.now();
   const node = await inProcess();
-  table("Accounts and experiments: this Node process (per call)", node);
+  print("Accounts and experiments: this Node process (per call)", node);
   const workerd = await inWorkerd();
-  table("Inside workerd (per operation, net of a bare request)", workerd);
+  print("Inside workerd (per operation, net of a bare request)", workerd);
   const worker = await throughTheWorker();
-  table("Through the Worker under wrangler dev (median per request, sequential, keep-alive)", worker.rows, worker.bare);
+  print("Through the Worker under wrangler dev (p50 per request, sequential, keep-alive)", worker.rows, worker.bare);
   const find = (rows: Row[], prefix: string) => rows.find((r) => r.what.startsWith(prefix))?.value ?? Number.NaN;
   const verifyOnly = find(worker.rows, "assign: JWT verify, no family") - worker.bare;
   const familyCheck =

@@ -107,6 +107,16 @@ interface FamilyGate {
 
 const gates = new WeakMap<Context<App>, FamilyGate>();
 
+/** Symbol.dispose (in workerd; not yet in this TypeScript lib). */
+const DISPOSE = (Symbol as unknown as { dispose: symbol }).dispose;
+type RpcHandle = Record<symbol, (() => void) | undefined>;
+
+/** The check could not be made (the user's object did not answer): refuse rather than guess. */
+const checkUnavailable = () =>
+  new HttpProblem(503, "token-check-unavailable", "the access token could not be checked right now; retry", {
+    headers: { "retry-after": "1" },
+  });
+
 /**
  * Starts the family check of a token we issued (tokens without `fid`, from an outside identity
  * provider or the dev token script, have no family). The check is the user's Durable Object
@@ -118,13 +128,15 @@ function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
   if (!caller.fid) return null;
   const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub));
   const access = stub.authorize(caller.sub, caller.fid);
-  let handle: Record<symbol, () => void> | null = null;
+  let handle: RpcHandle | null = null;
   const checked = Promise.resolve(access).then(
     (resolved) => {
-      handle = resolved as unknown as Record<symbol, () => void>;
+      handle = resolved as unknown as RpcHandle;
     },
     (error: unknown) => {
-      throw isFamilyRevoked(error) ? revokedProblem() : error;
+      if (isFamilyRevoked(error)) throw revokedProblem();
+      console.error("family check failed", String(error));
+      throw checkUnavailable();
     },
   );
   checked.catch(() => {}); // awaited later by the middleware; not an unhandled rejection meanwhile
@@ -142,7 +154,7 @@ function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
     },
   });
   const close = () => {
-    (handle as Record<symbol, () => void> | null)?.[DISPOSE]?.();
+    (handle as RpcHandle | null)?.[DISPOSE]?.();
     handle = null;
   };
   const gate = { state, checked, close };
@@ -156,9 +168,6 @@ export function callerUserState(c: Context<App>): UserStateStub {
   if (gate) return gate.state;
   return c.env.USER_STATE.get(c.env.USER_STATE.idFromName(c.var.caller.sub));
 }
-
-/** Symbol.dispose (in workerd; not yet in this TypeScript lib). */
-const DISPOSE = (Symbol as unknown as { dispose: symbol }).dispose;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 

@@ -1,0 +1,146 @@
+/** Shared measuring helpers for the benchmarks. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import { freePort } from "../scripts/local-db";
+import { type Stack, type StackOptions, startLocalStack } from "../scripts/stack";
+import { LOCAL_DEV_JWT_SECRET } from "../src/config";
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] as number;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  perSecond: number;
+}
+
+export function summarize(samplesMs: number[], wallMs: number): LatencySummary {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean,
+    perSecond: (sorted.length / wallMs) * 1000,
+  };
+}
+
+/** Runs `count` calls of `call` with `concurrency` in flight; returns per-call latencies in ms. */
+export async function drive(
+  count: number,
+  concurrency: number,
+  call: (i: number) => Promise<void>,
+): Promise<LatencySummary> {
+  const samples: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t = performance.now();
+        await call(i);
+        samples.push(performance.now() - t);
+      }
+    }),
+  );
+  return summarize(samples, performance.now() - started);
+}
+
+export function table(title: string, rows: Record<string, string | number>[]): void {
+  console.log(`\n${title}`);
+  if (rows.length === 0) return;
+  const columns = Object.keys(rows[0] as object);
+  const cells = rows.map((r) => columns.map((c) => format(r[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] as string).length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i] as number)).join("  ");
+  console.log(line(columns));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const row of cells) console.log(line(row));
+}
+
+function format(value: string | number | undefined): string {
+  if (typeof value !== "number") return String(value ?? "");
+  if (Number.isInteger(value)) return String(value);
+  return Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 1 ? value.toFixed(2) : value.toPrecision(3);
+}
+
+export async function token(sub: string, role: "user" | "admin" = "user"): Promise<string> {
+  return new SignJWT({ role })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime("2h")
+    .sign(new TextEncoder().encode(LOCAL_DEV_JWT_SECRET));
+}
+
+/** A throwaway local stack (own ports, own data directories), removed when `work` ends. */
+export async function withBenchStack<T>(options: StackOptions, work: (stack: Stack) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), "mg-bench-"));
+  const stack = await startLocalStack({
+    port: await freePort(),
+    dataDir: join(dir, "pglite"),
+    persistTo: join(dir, "state"),
+    log: () => {},
+    verbose: process.env.BENCH_VERBOSE === "1",
+    ...options,
+    vars: { BENCH_ROUTES: "true", ...options.vars },
+  });
+  try {
+    return await work(stack);
+  } finally {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A bounded pool of keep-alive connections, as a client SDK or a load balancer would use. */
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+export function request(
+  base: string,
+  bearer: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        headers: {
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+          ...(payload === undefined
+            ? {}
+            : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+export async function api(base: string, bearer: string, method: string, path: string, body?: unknown) {
+  const { status, text } = await request(base, bearer, method, path, body);
+  if (status >= 400) throw new Error(`${method} ${path} → ${status} ${text.slice(0, 200)}`);
+  return text ? JSON.parse(text) : null;
+}
