@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { isFamilyRevoked, revokedProblem } from "./auth";
+import { familyCheckProblem } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
@@ -40,16 +40,15 @@ app
   .route("/", docsRoutes)
   .route("/api/v1", api)
   .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
-  .onError((error) => {
+  .onError(async (error, c) => {
     if (error instanceof HttpProblem) return problemResponse(error.toProblem(), error.extra.headers);
-    if (isFamilyRevoked(error)) {
-      const revoked = revokedProblem();
-      return problemResponse(revoked.toProblem(), revoked.extra.headers);
-    }
     if (error instanceof HTTPException) {
       const status = error.status >= 400 && error.status < 500 ? error.status : 400;
       return problemResponse(new HttpProblem(status, "bad-request", error.message || "bad request").toProblem());
     }
+    // A call to the user's object refused by the token-family check: answer with the check's reason.
+    const refused = await familyCheckProblem(c);
+    if (refused) return problemResponse(refused.toProblem(), refused.extra.headers);
     if (error instanceof ConfigError) {
       console.error(error.message);
       return problemResponse(

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "./config";
-import { FAMILY_REVOKED, type UserState } from "./durable/user-state";
+import type { UserState } from "./durable/user-state";
 import { type App, type Caller, configOf } from "./env";
 import { HttpProblem } from "./problem";
 
@@ -15,15 +15,10 @@ function unauthorized(detail: string): HttpProblem {
   });
 }
 
-export const revokedProblem = () =>
+const revokedProblem = () =>
   new HttpProblem(401, "token-revoked", "this access token's family has been revoked; sign in again", {
     headers: { "www-authenticate": 'Bearer realm="media-gateway", error="invalid_token"' },
   });
-
-/** True for the error the user's Durable Object raises for a revoked family (it crosses RPC by message). */
-export function isFamilyRevoked(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith(FAMILY_REVOKED);
-}
 
 /** The HS256 key of JWT_SECRET, imported into WebCrypto once per isolate. */
 export function hmacKey(config: Config): Promise<CryptoKey> {
@@ -131,10 +126,10 @@ function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
   let handle: RpcHandle | null = null;
   const checked = Promise.resolve(access).then(
     (resolved) => {
+      if (resolved === null) throw revokedProblem();
       handle = resolved as unknown as RpcHandle;
     },
     (error: unknown) => {
-      if (isFamilyRevoked(error)) throw revokedProblem();
       console.error("family check failed", String(error));
       throw checkUnavailable();
     },
@@ -160,6 +155,20 @@ function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
   const gate = { state, checked, close };
   gates.set(c, gate);
   return gate;
+}
+
+/**
+ * The 401 (revoked) or 503 (not checked) of this request's family check, or null when it passed
+ * or there is none. A call pipelined on a refused check fails with an RPC TypeError; the app's
+ * error handler asks this to answer with the reason instead of a 500.
+ */
+export async function familyCheckProblem(c: Context<App>): Promise<HttpProblem | null> {
+  const gate = gates.get(c);
+  if (!gate) return null;
+  return gate.checked.then(
+    () => null,
+    (problem: HttpProblem) => problem,
+  );
 }
 
 /** The caller's UserState stub, pipelined behind the family check when the token has a family. */

@@ -94,13 +94,14 @@ export class UserState extends DurableObject<Env> {
   // ---- RPC: token families and experiment exposures ----
 
   /**
-   * The gate every request with one of our access tokens passes: refused (FAMILY_REVOKED) when
-   * the token's family is revoked, otherwise a handle whose calls run on this object. The Worker
-   * pipelines its real call on that handle, so the check costs no extra round trip.
+   * The gate every request with one of our access tokens passes: null when the token's family is
+   * revoked (an answer, not an exception: a replayed token must not count as an error here),
+   * otherwise a handle whose calls run on this object. The Worker pipelines its real call on that
+   * handle, so the check costs no extra round trip, and on null the pipelined call never runs.
    */
-  async authorize(userId: string, familyId: string): Promise<UserAccess> {
+  async authorize(userId: string, familyId: string): Promise<UserAccess | null> {
     this.bind(userId);
-    if (this.revokedFamilies.has(familyId)) throw new Error(`${FAMILY_REVOKED}: this token's family was revoked`);
+    if (this.revokedFamilies.has(familyId)) return null;
     return new UserAccess(this);
   }
 
@@ -241,9 +242,6 @@ export class UserState extends DurableObject<Env> {
     );
   }
 }
-
-/** Marks the error `authorize` throws for a revoked token family; it crosses RPC as its message. */
-export const FAMILY_REVOKED = "token-family-revoked";
 
 /**
  * What `authorize` hands back: every method of UserState, running on the object that checked

@@ -3,10 +3,11 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { optionalUser } from "../../src/auth";
+import { optionalUser, requireUser } from "../../src/auth";
 import { tokenFamilies } from "../../src/db/schema";
 import type { App } from "../../src/env";
 import { problemResponse } from "../../src/problem";
+import { userState } from "../../src/routes/router";
 import { login, newAccount, refresh } from "./accounts";
 import { client, db, newUser, tokenFor, userStub } from "./helpers";
 
@@ -25,6 +26,21 @@ const publicApp = new Hono<App>()
   });
 const callPublic = (token: string | null) =>
   publicApp.request("/public", token ? { headers: { authorization: `Bearer ${token}` } } : {}, env);
+
+/** A write with an effect outside the user's object (here a counter), as a queued job would be. */
+let outsideEffects = 0;
+const writeApp = new Hono<App>()
+  .post("/write", requireUser, async (c) => {
+    outsideEffects++;
+    const status = await userState(c).status();
+    return c.json({ outbox: status.outbox });
+  })
+  .onError((error) => {
+    const problem = (error as { toProblem?: () => never }).toProblem?.();
+    return problem ? problemResponse(problem) : new Response(String(error), { status: 500 });
+  });
+const callWrite = (token: string) =>
+  writeApp.request("/write", { method: "POST", headers: { authorization: `Bearer ${token}` } }, env);
 
 // Probed once: the search route is another issue's; once merged, revocation must hold there too.
 const searchMounted = (await client(null).get("/api/v1/search?q=matrix")).status !== 404;
@@ -121,6 +137,19 @@ describe("where revocation holds", () => {
     expect(after.status).toBe(401);
     expect(after.headers.get("content-type")).toBe("application/problem+json");
     expect((await callPublic(null)).status).toBe(200);
+  });
+
+  it("on a write with effects outside the user's object: the handler never runs for a revoked token", async () => {
+    const account = await newAccount();
+    const before = outsideEffects;
+    const ok = await callWrite(account.accessToken);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ outbox: expect.any(Number) });
+    expect(outsideEffects).toBe(before + 1);
+    await account.api.post("/api/v1/auth/logout");
+    const refused = await callWrite(account.accessToken);
+    expect(refused.status).toBe(401);
+    expect(outsideEffects).toBe(before + 1);
   });
 
   it.runIf(searchMounted)("on search: a revoked token is a 401", async () => {
