@@ -15,7 +15,7 @@ import { tokenFamilies, users } from "../db/schema";
 import { hashPassword, normalizeEmail, verifyPasswordOrDummy } from "../domain/passwords";
 import type { AppContext } from "../env";
 import { HttpProblem } from "../problem";
-import { errorResponses, router } from "./router";
+import { errorResponses, problemSchema, router } from "./router";
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
@@ -68,7 +68,7 @@ const familyParams = z.object({
 
 const problem = (description: string) => ({
   description,
-  content: { "application/problem+json": { schema: errorResponses[400].content["application/problem+json"].schema } },
+  content: { "application/problem+json": { schema: problemSchema } },
 });
 
 /** Accounts need our own signing key; a deployment that trusts an outside identity provider has none. */
