@@ -5,7 +5,7 @@
  * benchmarks and the end-to-end tests.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,7 +50,12 @@ export function prepareAssets(): void {
   const swagger = dirname(require.resolve("swagger-ui-dist/package.json"));
   const target = join(ROOT, "public", "vendor", "swagger-ui");
   mkdirSync(target, { recursive: true });
-  for (const file of ["swagger-ui.css", "swagger-ui-bundle.js"]) cpSync(join(swagger, file), join(target, file));
+  for (const file of ["swagger-ui.css", "swagger-ui-bundle.js"]) {
+    // Rewriting an unchanged file would make a running wrangler dev reload.
+    const from = join(swagger, file);
+    const to = join(target, file);
+    if (!existsSync(to) || statSync(to).size !== statSync(from).size) cpSync(from, to);
+  }
 }
 
 export async function startLocalStack(options: StackOptions = {}): Promise<Stack> {

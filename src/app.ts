@@ -1,16 +1,19 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { familyCheckProblem } from "./auth";
+import { familyCheckProblem, requireUser } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
 import { authRoutes } from "./routes/auth";
+import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
+import { userState } from "./routes/router";
 import { sessionRoutes } from "./routes/sessions";
+import { syncRoutes } from "./routes/sync";
 
 /** Request bodies above this are refused before they are read whole. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -18,6 +21,8 @@ export const MAX_BODY_BYTES = 256 * 1024;
 const api = new OpenAPIHono<App>()
   .route("/", sessionRoutes)
   .route("/", historyRoutes)
+  .route("/", syncRoutes)
+  .route("/", deviceRoutes)
   .route("/", authRoutes)
   .route("/", experimentRoutes);
 
@@ -39,6 +44,10 @@ app
   .route("/", healthRoutes)
   .route("/", docsRoutes)
   .route("/api/v1", api)
+  .get("/api/v1/_bench/ping", requireUser, async (c) => {
+    if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
+    return c.json({ at: await userState(c).ping() });
+  })
   .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
   .onError(async (error, c) => {
     if (error instanceof HttpProblem) return problemResponse(error.toProblem(), error.extra.headers);

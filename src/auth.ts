@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "./config";
 import type { UserState } from "./durable/user-state";
-import { type App, type Caller, configOf } from "./env";
+import { type App, type Caller, configOf, type Env } from "./env";
 import { HttpProblem } from "./problem";
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
@@ -169,6 +169,22 @@ export async function familyCheckProblem(c: Context<App>): Promise<HttpProblem |
     () => null,
     (problem: HttpProblem) => problem,
   );
+}
+
+/**
+ * The family check on its own, awaited: for a route that verifies a token itself and then hands
+ * the request to the user's object whole (the WebSocket upgrade, which cannot ride an RPC handle).
+ */
+export async function requireActiveFamily(env: Env, caller: Caller): Promise<void> {
+  if (!caller.fid) return;
+  let revoked: boolean;
+  try {
+    revoked = await env.USER_STATE.get(env.USER_STATE.idFromName(caller.sub)).familyRevoked(caller.sub, caller.fid);
+  } catch (error) {
+    console.error("family check failed", String(error));
+    throw checkUnavailable();
+  }
+  if (revoked) throw revokedProblem();
 }
 
 /** The caller's UserState stub, pipelined behind the family check when the token has a family. */

@@ -38,6 +38,8 @@ export const configSchema = z
     SESSION_IDLE_SECONDS: z.coerce.number().int().min(10).default(1800),
     /** How often a playing session's progress is written through to Postgres. */
     HISTORY_FLUSH_SECONDS: z.coerce.number().int().min(0).default(300),
+    /** Events wait this long for others to share one queue send (fewer, fuller batches). */
+    OUTBOX_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(250),
     OUTBOX_MAX_BACKOFF_SECONDS: z.coerce.number().int().min(1).default(300),
     QUEUE_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(43_200).default(30),
     DEVICE_OFFLINE_SECONDS: z.coerce.number().int().min(10).default(300),
@@ -61,6 +63,21 @@ export const configSchema = z
     TOKEN_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
     /** How long an isolate serves experiment definitions from memory before reloading them. */
     EXPERIMENT_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /** Exposes /api/v1/_bench/ping (a bare Durable Object round trip) for `npm run bench`. */
+    BENCH_ROUTES: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+
+    // ---- cross-device sync ----
+    /** Ops per POST /sync/ops batch; a bigger batch is refused whole. */
+    SYNC_MAX_OPS_PER_BATCH: z.coerce.number().int().min(1).max(5000).default(500),
+    /** A client HLC further ahead of the server's wall clock than this is refused. */
+    SYNC_MAX_CLOCK_DRIFT_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    /** Registered devices per user; registering one more is refused. */
+    SYNC_MAX_DEVICES: z.coerce.number().int().min(1).default(50),
+    /** Ops in a batch that cost one rate-limit token (a request costs at least one). */
+    SYNC_OPS_PER_TOKEN: z.coerce.number().int().min(1).default(10),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {

@@ -17,10 +17,15 @@ export interface OutboxDrainResult {
  * transaction as the state they describe, and drained in order by the alarm.
  */
 export class Outbox {
-  constructor(private readonly sql: SqlStorage) {
+  /** `lingerMs`: how long an event may wait for others to share its queue send. */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly lingerMs = 0,
+  ) {
     sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      body TEXT NOT NULL
+      body TEXT NOT NULL,
+      at INTEGER NOT NULL
     )`);
     sql.exec(`CREATE TABLE IF NOT EXISTS outbox_state (
       id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -32,7 +37,7 @@ export class Outbox {
 
   /** Call inside the transaction that changes the state the event describes. */
   append(event: EventEnvelope): void {
-    this.sql.exec("INSERT INTO outbox (body) VALUES (?)", JSON.stringify(event));
+    this.sql.exec("INSERT INTO outbox (body, at) VALUES (?, ?)", JSON.stringify(event), Date.now());
   }
 
   get size(): number {
@@ -41,8 +46,10 @@ export class Outbox {
 
   /** When the alarm should next drain, or null when the outbox is empty. */
   nextAt(): number | null {
-    if (this.size === 0) return null;
-    return this.sql.exec<{ next_at: number }>("SELECT next_at FROM outbox_state").one().next_at;
+    const oldest = this.sql.exec<{ at: number | null }>("SELECT min(at) AS at FROM outbox").one().at;
+    if (oldest === null) return null;
+    const backoff = this.sql.exec<{ next_at: number }>("SELECT next_at FROM outbox_state").one().next_at;
+    return Math.max(backoff, oldest + this.lingerMs);
   }
 
   async drain(queue: Queue<EventEnvelope>, now: number, maxBackoffSeconds: number): Promise<OutboxDrainResult> {

@@ -3,12 +3,15 @@ import type { Config } from "../config";
 import { type Database, withDatabase } from "../db/client";
 import { deadLetters } from "../db/schema";
 import { decodeEvent, type TypedEnvelope } from "./envelope";
+import { SyncMirror } from "./sync-mirror";
 
 export interface ConsumerReport {
   applied: number;
   skipped: number;
   deadLettered: number;
   historyRows: number;
+  /** Watchlist and device rows the sync mirror changed. */
+  syncRows: number;
 }
 
 type Progress = TypedEnvelope<"progress-changed">;
@@ -27,7 +30,8 @@ export async function applyEventBatch(
   /** Set for the dead-letter queue: every message is also kept, with this reason. */
   keepAllReason: string | null = null,
 ): Promise<ConsumerReport> {
-  const report: ConsumerReport = { applied: 0, skipped: 0, deadLettered: 0, historyRows: 0 };
+  const report: ConsumerReport = { applied: 0, skipped: 0, deadLettered: 0, historyRows: 0, syncRows: 0 };
+  const syncMirror = new SyncMirror();
   const latest = new Map<string, Progress>();
   const clears = new Map<string, Cleared>();
   const exposures = new Map<string, Exposed>();
@@ -55,6 +59,8 @@ export async function applyEventBatch(
     } else if (event.type === "history-cleared") {
       const seen = clears.get(event.user_id);
       if (!seen || seen.hlc < event.hlc) clears.set(event.user_id, event);
+    } else if (event.type === "watchlist-changed" || event.type === "device-changed") {
+      syncMirror.add(event);
     } else if (event.type === "experiment-exposure") {
       const key = `${event.user_id}\u0000${event.data.experiment_id}`;
       const seen = exposures.get(key);
@@ -62,7 +68,9 @@ export async function applyEventBatch(
     }
   }
 
-  if (latest.size === 0 && clears.size === 0 && exposures.size === 0 && dead.length === 0) return report;
+  if (latest.size === 0 && clears.size === 0 && syncMirror.size === 0 && exposures.size === 0 && dead.length === 0) {
+    return report;
+  }
   await withDatabase(config, (db) =>
     db.transaction(async (tx) => {
       if (dead.length > 0) {
@@ -75,6 +83,7 @@ export async function applyEventBatch(
       if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()]);
       // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
       for (const event of clears.values()) await applyClear(tx, event);
+      if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
       if (exposures.size > 0) await upsertAssignments(tx, [...exposures.values()]);
     }),
   );
@@ -84,6 +93,7 @@ export async function applyEventBatch(
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
 async function upsertProgress(tx: Tx, events: Progress[]): Promise<number> {
+  // One array parameter per column (sql.param keeps Drizzle from spreading the array into a list).
   const col = <T>(pick: (e: Progress) => T) => sql.param(events.map(pick));
   const result = await tx.execute(sql`
     INSERT INTO watch_history AS w (user_id, content_id, position_seconds, duration_seconds, completion_percentage,

@@ -1,5 +1,5 @@
 import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
@@ -150,6 +150,42 @@ describe("where revocation holds", () => {
     const refused = await callWrite(account.accessToken);
     expect(refused.status).toBe(401);
     expect(outsideEffects).toBe(before + 1);
+  });
+
+  it("on the sync WebSocket upgrade, whichever way the token comes", async () => {
+    const account = await newAccount();
+    const upgrade = (query: string, headers: Record<string, string>) =>
+      exports.default.fetch(
+        new Request(`http://gateway.test/api/v1/sync/ws${query}`, { headers: { upgrade: "websocket", ...headers } }),
+      );
+    const open = await upgrade("", { authorization: `Bearer ${account.accessToken}` });
+    expect(open.status).toBe(101);
+    open.webSocket?.accept();
+    open.webSocket?.close(1000, "done");
+    await account.api.post("/api/v1/auth/logout");
+    for (const [query, headers] of [
+      ["", { authorization: `Bearer ${account.accessToken}` }],
+      [`?access_token=${account.accessToken}`, {}],
+      ["", { "sec-websocket-protocol": `bearer, ${account.accessToken}` }],
+    ] as const) {
+      const refused = await upgrade(query, headers);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    }
+  });
+
+  it("on sync and device writes: refused, and nothing is written", async () => {
+    const account = await newAccount();
+    expect((await account.api.put("/api/v1/sync/watchlist/movie-9")).status).toBeLessThan(300);
+    await account.api.post("/api/v1/auth/logout");
+    expect((await account.api.put("/api/v1/sync/watchlist/movie-10")).status).toBe(401);
+    expect((await account.api.put("/api/v1/devices/tv", { device_type: "TV", platform: "tizen" })).status).toBe(401);
+    expect((await account.api.get("/api/v1/sync/watchlist")).status).toBe(401);
+    const state = await userStub(account.userId).watchlist(account.userId, { limit: 100 });
+    expect(JSON.stringify(state)).toContain("movie-9");
+    expect(JSON.stringify(state)).not.toContain("movie-10");
+    const devices = await userStub(account.userId).devices(account.userId, { limit: 100 });
+    expect(JSON.stringify(devices)).not.toContain('"tv"');
   });
 
   it.runIf(searchMounted)("on search: a revoked token is a 401", async () => {
