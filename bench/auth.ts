@@ -3,8 +3,9 @@
  * 1. in this Node process: variant assignment, HS256 verification, PBKDF2;
  * 2. inside workerd (bench/workerd-probe.ts under `wrangler dev`): the same operations, each run
  *    n times per request, minus a bare request;
- * 3. through the real Worker (the local stack): a bare request, next to requests that verify a
- *    token, check its family in the user's Durable Object, and assign a variant.
+ * 3. through the real Worker (the local stack): a bare request and a bare Durable Object round
+ *    trip, next to the same with a token whose family is checked in the user's Durable Object
+ *    (alongside a handler that makes no DO call, or pipelined on the handler's DO call).
  * Run alone: `npx tsx bench/auth.ts` (about a minute).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -308,13 +309,13 @@ async function throughTheWorker(): Promise<{ rows: Row[]; bare: number }> {
         expect: 200,
       },
       {
-        what: "resume (DO call): JWT, no family",
-        run: () => call("GET", "/resume/movie-1", withoutFamily),
+        what: "bare DO round trip (_bench/ping), no family",
+        run: () => call("GET", "/_bench/ping", withoutFamily),
         expect: 200,
       },
       {
-        what: "resume (DO call): JWT + family check pipelined",
-        run: () => call("GET", "/resume/movie-1", withFamily),
+        what: "bare DO round trip + family check pipelined",
+        run: () => call("GET", "/_bench/ping", withFamily),
         expect: 200,
       },
     ];
@@ -363,7 +364,7 @@ export async function run(): Promise<void> {
   const familyCheck =
     find(worker.rows, "assign: JWT verify + family") - find(worker.rows, "assign: JWT verify, no family");
   const pipelined =
-    find(worker.rows, "resume (DO call): JWT + family") - find(worker.rows, "resume (DO call): JWT, no family");
+    find(worker.rows, "bare DO round trip + family") - find(worker.rows, "bare DO round trip (_bench/ping)");
   const signed = (ms: number) => `${ms >= 0 ? "+" : "−"}${Math.abs(ms).toFixed(3)} ms`;
   console.log(`
   token verification + assignment over a bare request: ${signed(verifyOnly)}
