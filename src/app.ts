@@ -11,6 +11,8 @@ import { docsRoutes } from "./routes/docs";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
+import { profileRoutes } from "./routes/profile";
+import { recommendationRoutes } from "./routes/recommendations";
 import { userState } from "./routes/router";
 import { sessionRoutes } from "./routes/sessions";
 import { syncRoutes } from "./routes/sync";
@@ -23,6 +25,8 @@ const api = new OpenAPIHono<App>()
   .route("/", historyRoutes)
   .route("/", syncRoutes)
   .route("/", deviceRoutes)
+  .route("/", recommendationRoutes)
+  .route("/", profileRoutes)
   .route("/", authRoutes)
   .route("/", experimentRoutes);
 

@@ -16,6 +16,7 @@ import {
 } from "drizzle-orm/pg-core";
 import { DEVICE_TYPES } from "../domain/device";
 import type { Allocation, VariantWeight } from "../domain/experiments";
+import type { ProfileAnchor, ProfileWeights } from "../domain/profile";
 
 /** One row per (user, content): the latest progress the user's Durable Object reported. */
 export const watchHistory = pgTable(
@@ -200,6 +201,57 @@ export const deviceOnlineSummary = pgView("device_online_summary", {
   where active
   group by user_id
 `);
+// ---- Personalization (issue 6): preference profiles, per-user adapters, profile jobs ----
+
+/** One row per user: the preference profile the consumer builds from the user's watch history. */
+export const preferenceProfiles = pgTable("preference_profiles", {
+  userId: text("user_id").primaryKey(),
+  /** group → value → weight in [-1, 1], e.g. { genre: { Drama: 1, Horror: -0.4 } }. */
+  weights: jsonb("weights").$type<ProfileWeights>().notNull(),
+  /** Liked views kept to explain recommendations ("because you watched ..."). */
+  anchors: jsonb("anchors").$type<ProfileAnchor[]>().notNull(),
+  views: integer("views").notNull(),
+  finished: integer("finished").notNull(),
+  abandoned: integer("abandoned").notNull(),
+  confidence: doublePrecision("confidence").notNull(),
+  halfLifeDays: doublePrecision("half_life_days").notNull(),
+  lastViewAt: timestamp("last_view_at", { withTimezone: true }),
+  /** Goes up by one each time a rebuild changes the profile; a replayed rebuild changes nothing. */
+  version: integer("version").notNull().default(1),
+  builtAt: timestamp("built_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** One row per user: the logistic-regression adapter trained on the user's finished vs abandoned views. */
+export const userAdapters = pgTable("user_adapters", {
+  userId: text("user_id").primaryKey(),
+  version: integer("version").notNull().default(1),
+  bias: doublePrecision("bias").notNull(),
+  /** feature key ("genre:Drama") → weight. */
+  weights: jsonb("weights").$type<Record<string, number>>().notNull(),
+  examples: integer("examples").notNull(),
+  positives: integer("positives").notNull(),
+  negatives: integer("negatives").notNull(),
+  loss: doublePrecision("loss").notNull(),
+  /** HLC of the training request: a later "clear history" removes the adapter, an earlier one must not. */
+  requestHlc: text("request_hlc").notNull(),
+  jobId: text("job_id").notNull(),
+  trainedAt: timestamp("trained_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Profile rebuilds and adapter trainings the consumer has run, for the user to see. */
+export const profileJobs = pgTable(
+  "profile_jobs",
+  {
+    jobId: text("job_id").primaryKey(),
+    userId: text("user_id").notNull(),
+    kind: text("kind", { enum: ["profile-rebuild", "adapter-train"] }).notNull(),
+    status: text("status", { enum: ["done", "skipped"] }).notNull(),
+    detail: text("detail").notNull(),
+    requestedAt: timestamp("requested_at", { withTimezone: true }).notNull(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("profile_jobs_user_recent").on(t.userId, t.finishedAt.desc())],
+);
 
 // ---- Accounts, token families, experiments (issue 5) ----
 

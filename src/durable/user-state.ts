@@ -5,7 +5,7 @@ import { decodeHlc, encodeHlc, type Hlc, HlcClock } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
 import { type BucketState, takeToken } from "../domain/token-bucket";
 import { configOf, type Env } from "../env";
-import type { EventEnvelope } from "../events/envelope";
+import { type EventEnvelope, makeEvent, PROFILE_JOB_EVENTS, type ProfileJobKind } from "../events/envelope";
 import { type Outcome, type Refusal, RefusedError, refusal, toProblem } from "../outcome";
 import { problemResponse } from "../problem";
 import { ChangeLog } from "./change-log";
@@ -147,6 +147,18 @@ export class UserState extends DurableObject<Env> {
 
   async clearHistory(userId: string) {
     return this.write(userId, (now) => this.playback.clearAll(now));
+  }
+
+  // ---- RPC: personalization jobs (issue 6) ----
+
+  /** Queues a profile rebuild or an adapter training through the outbox; the queue consumer runs it. */
+  async requestProfileJob(userId: string, kind: ProfileJobKind) {
+    return this.write(userId, (now) => {
+      const job = { job_id: crypto.randomUUID(), kind, requested_at: new Date(now).toISOString() };
+      const hlc = encodeHlc(this.tick());
+      this.outbox.append(makeEvent(PROFILE_JOB_EVENTS[kind], userId, hlc, { job_id: job.job_id }, new Date(now)));
+      return job;
+    });
   }
 
   // ---- RPC: token families and experiment exposures ----

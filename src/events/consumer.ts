@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import { type Database, withDatabase } from "../db/client";
 import { deadLetters } from "../db/schema";
 import { decodeEvent, type TypedEnvelope } from "./envelope";
+import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
 
 export interface ConsumerReport {
@@ -36,6 +37,7 @@ export async function applyEventBatch(
   const clears = new Map<string, Cleared>();
   const exposures = new Map<string, Exposed>();
   const dead: { messageId: string; reason: string; body: unknown }[] = [];
+  const personalization = new PersonalizationWork();
 
   for (const message of messages) {
     const decoded = decodeEvent(message.body);
@@ -52,6 +54,7 @@ export async function applyEventBatch(
     }
     report.applied++;
     const event = decoded.event;
+    personalization.note(event);
     if (event.type === "progress-changed") {
       const key = `${event.user_id}\u0000${event.data.content_id}`;
       const seen = latest.get(key);
@@ -68,9 +71,15 @@ export async function applyEventBatch(
     }
   }
 
-  if (latest.size === 0 && clears.size === 0 && syncMirror.size === 0 && exposures.size === 0 && dead.length === 0) {
+  if (
+    latest.size === 0 &&
+    clears.size === 0 &&
+    syncMirror.size === 0 &&
+    exposures.size === 0 &&
+    dead.length === 0 &&
+    personalization.size === 0
+  )
     return report;
-  }
   await withDatabase(config, (db) =>
     db.transaction(async (tx) => {
       if (dead.length > 0) {
@@ -85,6 +94,8 @@ export async function applyEventBatch(
       for (const event of clears.values()) await applyClear(tx, event);
       if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
       if (exposures.size > 0) await upsertAssignments(tx, [...exposures.values()]);
+      // Profiles are rebuilt from the history as this transaction leaves it.
+      await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
     }),
   );
   return report;

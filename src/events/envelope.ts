@@ -60,6 +60,13 @@ const deviceData = z.object({
   /** true once the user removed the device. */
   deleted: z.boolean(),
 });
+// Personalization jobs (issue 6): asked for through the user's outbox, run by the queue consumer.
+const profileJobData = z.object({ job_id: z.string().min(1).max(128) });
+export type ProfileJobKind = "profile-rebuild" | "adapter-train";
+export const PROFILE_JOB_EVENTS = {
+  "profile-rebuild": "profile-rebuild-requested",
+  "adapter-train": "adapter-train-requested",
+} as const satisfies Record<ProfileJobKind, string>;
 
 export const eventDataSchemas = {
   "session-created": { version: 1, data: sessionData },
@@ -86,6 +93,8 @@ export const eventDataSchemas = {
   },
   "watchlist-changed": { version: 1, data: watchlistData },
   "device-changed": { version: 1, data: deviceData },
+  "profile-rebuild-requested": { version: 1, data: profileJobData },
+  "adapter-train-requested": { version: 1, data: profileJobData },
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

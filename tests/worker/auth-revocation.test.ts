@@ -188,6 +188,27 @@ describe("where revocation holds", () => {
     expect(JSON.stringify(devices)).not.toContain('"tv"');
   });
 
+  it("on every kind of endpoint: playback, history, sync, devices, recommendations, profile, experiments, me", async () => {
+    const account = await newAccount();
+    const calls: [string, string, unknown?][] = [
+      ["GET", "/api/v1/history"],
+      ["GET", "/api/v1/continue-watching"],
+      ["GET", "/api/v1/sync"],
+      ["GET", "/api/v1/devices"],
+      ["GET", "/api/v1/recommendations"],
+      ["POST", "/api/v1/personalization/score", { content_ids: ["movie-1"] }],
+      ["GET", "/api/v1/profile"],
+      ["POST", "/api/v1/profile/update", {}],
+      ["GET", "/api/v1/experiments"],
+      ["GET", "/api/v1/me"],
+    ];
+    const before = await Promise.all(calls.map(([m, path, body]) => account.api.raw(m, path, body)));
+    expect(before.map((r) => r.status).filter((s) => s === 401)).toEqual([]);
+    await account.api.post("/api/v1/auth/logout");
+    const after = await Promise.all(calls.map(([m, path, body]) => account.api.raw(m, path, body)));
+    expect(after.map((r, i) => `${calls[i]?.[1]} ${r.status}`)).toEqual(calls.map(([, path]) => `${path} 401`));
+  });
+
   it.runIf(searchMounted)("on search: a revoked token is a 401", async () => {
     const account = await newAccount();
     expect((await account.api.get("/api/v1/search?q=matrix")).status).toBe(200);
