@@ -12,8 +12,9 @@ export function h(tag, props = {}, ...children) {
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "class") el.className = value;
     else if (key === "dataset") Object.assign(el.dataset, value);
-    else if (key === "style" && typeof value === "object") Object.assign(el.style, value);
-    else if (key in el && typeof value !== "string") el[key] = value;
+    else if (key === "style" && typeof value === "object") {
+      for (const [name, v] of Object.entries(value)) el.style.setProperty(name, v);
+    } else if (key in el && typeof value !== "string") el[key] = value;
     else el.setAttribute(key, value === true ? "" : String(value));
   }
   append(el, children);

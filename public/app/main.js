@@ -312,6 +312,7 @@ async function loadDevices() {
 }
 
 async function loadRecommendations() {
+  $("#recommendations-refresh").hidden = !state.features.recommendations;
   if (!state.features.recommendations) {
     recommendations = { status: "missing", items: [] };
     return renderRecommendations();
@@ -322,14 +323,21 @@ async function loadRecommendations() {
   renderRecommendations();
 }
 
+/** The most popular titles of the catalog: something to play in the first minute. */
 async function loadPopular() {
-  if (!state.features.autocomplete) {
+  if (state.features.catalog) {
+    const { status, data } = await load(`/content${query({ limit: 24 })}`);
+    // Episodes are reached through their series.
+    const items = (data?.items ?? []).filter((item) => item.kind !== "episode").slice(0, 12);
+    for (const item of items) rememberTitle(item);
+    popular = { status, items: items.map((item) => ({ content_id: item.id })) };
+  } else if (state.features.autocomplete) {
+    const { status, data } = await load(`/autocomplete${query({ q: "", limit: 12 })}`);
+    for (const s of data?.suggestions ?? []) rememberTitle(s);
+    popular = { status, items: data?.suggestions ?? [] };
+  } else {
     popular = { status: "missing", items: [] };
-    return renderPopular();
   }
-  const { status, data } = await load(`/autocomplete${query({ q: "", limit: 12 })}`);
-  popular = { status, items: data?.suggestions ?? [] };
-  for (const s of popular.items) rememberTitle(s);
   renderPopular();
 }
 
@@ -534,6 +542,7 @@ if (!state.features.accounts) {
   $("#accounts-missing").hidden = false;
   $("#dev-token").open = true;
 }
-if (auth.signedIn) await enterApp();
-else leaveApp();
 document.body.classList.remove("is-loading");
+// Not awaited: the rows fill in as their answers arrive, and the page counts as loaded at once.
+if (auth.signedIn) void enterApp();
+else leaveApp();

@@ -64,6 +64,8 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
   function offer(resumeSeconds) {
     const label = resumeLabel(resumeSeconds);
     ui.offer.hidden = label === null;
+    // While a resume point is offered, the choice is "resume" or "start over", not a bare Play.
+    ui.toggle.hidden = label !== null;
     if (label !== null) {
       ui.resume.textContent = label;
       ui.resume.dataset.position = String(resumeSeconds);
@@ -116,6 +118,7 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     if (!target) return;
     if (from !== null) position = from;
     ui.offer.hidden = true;
+    ui.toggle.hidden = false;
     if (position >= target.duration) position = 0;
     playing = true;
     lastTick = performance.now();
@@ -176,6 +179,7 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     playing = false;
     setStatus("");
     ui.offer.hidden = true;
+    ui.toggle.hidden = false;
     ui.episodes.hidden = true;
     const known = knownTitle(contentId);
     showHeader(known);
@@ -187,7 +191,7 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     if (mine !== openToken) return;
     showHeader(item);
     let playable = item;
-    if (item.kind === "series" && state.features.episodes) {
+    if (item.kind === "series" && state.features.catalog) {
       const episodes = await seriesEpisodes(item.id);
       if (mine !== openToken) return;
       if (episodes.length > 0) {
@@ -234,7 +238,7 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     } catch (error) {
       if (mine === openToken) fail(error);
     }
-    ui.toggle.focus();
+    (ui.offer.hidden ? ui.toggle : ui.resume).focus();
   }
 
   function showHeader(item) {
@@ -278,6 +282,9 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
   ui.back.addEventListener("click", () => seekTo(position - 10));
   ui.forward.addEventListener("click", () => seekTo(position + 30));
   ui.seek.addEventListener("input", () => {
+    // Seeking is a choice of its own: the resume offer gives way to the plain controls.
+    ui.offer.hidden = true;
+    ui.toggle.hidden = false;
     seeking = true;
     position = Number(ui.seek.value);
     showClock();

@@ -295,7 +295,7 @@ export function createSearch({ openTitle, titleCard }) {
     return h(
       "label",
       { class: "facet-year" },
-      label,
+      h("span", {}, label),
       h("input", {
         type: "number",
         name,

@@ -57,7 +57,7 @@ export async function detectFeatures() {
     search: has("/api/v1/search"),
     autocomplete: has("/api/v1/autocomplete"),
     content: has("/api/v1/content/{id}"),
-    episodes: has("/api/v1/content"),
+    catalog: has("/api/v1/content"),
     watchlist: has("/api/v1/sync/watchlist"),
     devices: has("/api/v1/devices"),
     live: has("/api/v1/sync/ws"),
@@ -118,5 +118,5 @@ export async function describeTitle(id) {
 
 /** Asks for the titles of ids that only lists of ids name (watchlist, continue watching). */
 export function fillTitles(ids) {
-  for (const id of ids) if (!titles.get(id)?.title) void describeTitle(id);
+  for (const id of ids) if (!titles.get(id)?.complete) void describeTitle(id);
 }

@@ -14,6 +14,7 @@ import { LOCAL_DEV_JWT_SECRET } from "../../src/config";
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const hasChromium = existsSync(CHROMIUM_PATH);
 export const ARTIFACTS = join(ROOT, "test-artifacts", "e2e");
+export const PASSWORD = "correct horse battery staple";
 
 /** The stack with everything it wrote removed on stop. */
 export async function startE2eStack(): Promise<Stack> {
@@ -24,11 +25,13 @@ export async function startE2eStack(): Promise<Stack> {
       port: await freePort(),
       dataDir: join(dir, "pglite"),
       persistTo: join(dir, "state"),
-      // Its own embedded database: the browser tests never share state with the other suites.
+      // Its own embedded database, also when TEST_DATABASE_URL is set: the typo and ranking checks
+      // need the seeded catalog as it is, not as other suites left a shared database.
       databaseUrl: undefined,
       log: () => {},
       verbose: process.env.E2E_VERBOSE === "1",
-      vars: { OUTBOX_LINGER_MS: "50", DEVICE_OFFLINE_SECONDS: "30" },
+      // The secret the tests sign developer tokens with, whatever the environment says.
+      vars: { JWT_SECRET: LOCAL_DEV_JWT_SECRET, OUTBOX_LINGER_MS: "50", DEVICE_OFFLINE_SECONDS: "30" },
     });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -62,8 +65,8 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /**
- * A browser profile of its own (storage, cookies) at a laptop-sized viewport. Page errors and
- * failed API calls are collected: a test fails on any script error the page throws.
+ * A browser profile of its own (storage, cookies) at a laptop-sized viewport. Script errors and
+ * 5xx answers are collected: a test fails on any of them.
  */
 export async function newProfile(browser: Browser, baseURL: string) {
   const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 900 }, colorScheme: "dark" });
@@ -71,17 +74,26 @@ export async function newProfile(browser: Browser, baseURL: string) {
   const watch = (page: Page) => {
     page.on("pageerror", (error) => errors.push(`${page.url()}: ${error.message}`));
     page.on("console", (message) => {
-      if (message.type() === "error") errors.push(`console: ${message.text()}`);
+      // Chromium logs every 4xx as "Failed to load resource"; refusals the page handles are not errors.
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+        errors.push(`console: ${message.text()}`);
+      }
+    });
+    // A 5xx is never the expected answer to anything the page does.
+    page.on("response", (response) => {
+      if (response.status() >= 500)
+        errors.push(`${response.status()} ${response.request().method()} ${response.url()}`);
     });
   };
   context.on("page", watch);
   return { context, errors };
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** The whole page, or only the viewport (for an open dialog, whose backdrop covers the viewport). */
+export async function screenshot(page: Page, name: string, { fullPage = true } = {}): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   return path;
 }
 
@@ -114,12 +126,14 @@ export function devToken(sub: string): Promise<string> {
  * Opens the client and signs in as a new user: through "Create account" when the server has
  * accounts, else with a developer token. Returns when the signed-in view is up.
  */
-export async function signInNewUser(page: Page, accounts: boolean, name: string): Promise<void> {
+export async function signInNewUser(page: Page, accounts: boolean, name: string): Promise<{ email: string | null }> {
   await page.goto("/");
+  await page.locator("body:not(.is-loading)").waitFor();
   const unique = `${name}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-  if (accounts) {
-    await page.getByLabel("Email").fill(`${unique}@example.com`);
-    await page.getByLabel("Password", { exact: true }).fill("correct horse battery staple");
+  const email = accounts ? `${unique}@example.com` : null;
+  if (email) {
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
     await page.getByRole("button", { name: "Create account" }).click();
   } else {
     const field = page.getByLabel("Access token");
@@ -128,6 +142,7 @@ export async function signInNewUser(page: Page, accounts: boolean, name: string)
     await page.getByRole("button", { name: "Use this token" }).click();
   }
   await page.getByRole("button", { name: "Sign out" }).waitFor();
+  return { email };
 }
 
 export type { Browser, BrowserContext, Page };
