@@ -515,14 +515,21 @@ $("#dev-token-form").addEventListener("submit", async (event) => {
     error.textContent = "That is not a JWT with a subject.";
     return;
   }
-  auth.store({ access_token: token, email: null });
+  // Checked before it is kept: a refused token must not look like an ended session.
   try {
-    await api("GET", "/continue-watching?limit=1");
-  } catch (failure) {
-    auth.clear();
-    error.textContent = failure instanceof ApiError ? failure.message : "The service could not be reached.";
+    const response = await fetch("/api/v1/continue-watching?limit=1", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => null);
+      error.textContent = problem?.detail ?? `The service answered ${response.status}.`;
+      return;
+    }
+  } catch {
+    error.textContent = "The service could not be reached.";
     return;
   }
+  auth.store({ access_token: token, email: null });
   $("#dev-token-input").value = "";
   await enterApp();
 });

@@ -27,6 +27,8 @@ export function createSearch({ openTitle, titleCard }) {
   let suggestSeq = 0;
   let searchSeq = 0;
   let suggestTimer = null;
+  /** Open or folded as the user left the filters; until then folded on a phone, where they would push the results off the screen. */
+  let filtersOpen = null;
   /** The search on screen: what was typed, the filters, the page. */
   let current = { q: "", page: 1, genre: [], platform: [], rating_min: "", year_min: "", year_max: "" };
 
@@ -127,12 +129,16 @@ export function createSearch({ openTitle, titleCard }) {
     suggestSeq++;
     closeSuggestions();
     current = { ...current, q: input.value.trim(), page: 1, genre: [], platform: [] };
-    void run();
+    void run({ reveal: true });
   });
 
   // ---- results ----
 
-  async function run() {
+  /**
+   * Runs the current search. `reveal` (a new query or page) scrolls to the results and moves focus
+   * to their heading; a filter change keeps focus on the filter that was just used.
+   */
+  async function run({ reveal = false } = {}) {
     const mine = ++searchSeq;
     section.hidden = false;
     section.setAttribute("aria-busy", "true");
@@ -141,7 +147,7 @@ export function createSearch({ openTitle, titleCard }) {
       const result = await api("GET", `/search${query(params)}`);
       if (mine !== searchSeq) return;
       for (const item of result.results) rememberTitle(item);
-      show(result);
+      show(result, reveal);
     } catch (error) {
       if (mine !== searchSeq) return;
       render(list);
@@ -158,7 +164,7 @@ export function createSearch({ openTitle, titleCard }) {
     }
   }
 
-  function show(result) {
+  function show(result, reveal) {
     heading.textContent = current.q ? `Results for “${current.q}”` : "All titles";
     correction.hidden = !result.corrected_query;
     if (result.corrected_query) {
@@ -174,7 +180,7 @@ export function createSearch({ openTitle, titleCard }) {
               event.preventDefault();
               input.value = result.corrected_query;
               current = { ...current, q: result.corrected_query, page: 1 };
-              void run();
+              void run({ reveal: true });
             },
           },
           result.corrected_query,
@@ -193,8 +199,10 @@ export function createSearch({ openTitle, titleCard }) {
     );
     renderFacets(result.facets);
     renderPager(result.page, pages);
-    heading.focus({ preventScroll: true });
-    section.scrollIntoView({ block: "start", behavior: "smooth" });
+    if (reveal) {
+      heading.focus({ preventScroll: true });
+      section.scrollIntoView({ block: "start", behavior: "smooth" });
+    }
   }
 
   function renderFacets(facets) {
@@ -228,66 +236,90 @@ export function createSearch({ openTitle, titleCard }) {
               },
             }),
             h("span", { class: "facet-value" }, v.value),
-            h("span", { class: "facet-count", "aria-label": `${v.count} titles` }, String(v.count)),
+            h("span", { class: "facet-count" }, String(v.count), h("span", { class: "visually-hidden" }, " titles")),
           ),
         ),
       );
     };
     const ratings = ["", "5", "6", "7", "8"];
+    const chosen =
+      current.genre.length +
+      current.platform.length +
+      (current.rating_min ? 1 : 0) +
+      (current.year_min ? 1 : 0) +
+      (current.year_max ? 1 : 0);
     render(
       facetsBox,
-      h("h3", { class: "facets-title" }, "Filter"),
-      group("genre", "Genre", facets.genres ?? []),
-      group("platform", "Platform", facets.platforms ?? []),
       h(
-        "fieldset",
-        { class: "facet" },
-        h("legend", {}, "Rating"),
+        "details",
+        {
+          class: "facets-details",
+          open: filtersOpen ?? !matchMedia("(max-width: 700px)").matches,
+          ontoggle: (event) => {
+            filtersOpen = event.target.open;
+          },
+        },
+        h("summary", { class: "facets-title" }, chosen > 0 ? `Filters (${chosen})` : "Filters"),
+        group("genre", "Genre", facets.genres ?? []),
+        group("platform", "Platform", facets.platforms ?? []),
         h(
-          "label",
-          { class: "facet-select" },
-          "At least ",
+          "fieldset",
+          { class: "facet" },
+          h("legend", {}, "Rating"),
           h(
-            "select",
-            {
-              name: "rating_min",
-              onchange: (event) => {
-                current = { ...current, rating_min: event.target.value, page: 1 };
-                void run();
+            "label",
+            { class: "facet-select" },
+            "At least ",
+            h(
+              "select",
+              {
+                name: "rating_min",
+                onchange: (event) => {
+                  current = { ...current, rating_min: event.target.value, page: 1 };
+                  void run();
+                },
               },
-            },
-            ratings.map((r) =>
-              h("option", { value: r, selected: String(current.rating_min) === r }, r ? `${r} ★` : "any"),
+              ratings.map((r) =>
+                h("option", { value: r, selected: String(current.rating_min) === r }, r ? `${r} ★` : "any"),
+              ),
             ),
           ),
+          facets.rating_range?.min != null
+            ? h("p", { class: "hint" }, `Matches range from ${facets.rating_range.min} to ${facets.rating_range.max}.`)
+            : null,
         ),
-        facets.rating_range?.min != null
-          ? h("p", { class: "hint" }, `Matches range from ${facets.rating_range.min} to ${facets.rating_range.max}.`)
+        facets.year_range?.min != null
+          ? h(
+              "fieldset",
+              { class: "facet" },
+              h("legend", {}, "Year"),
+              yearInput("year_min", "From", facets.year_range.min),
+              yearInput("year_max", "To", facets.year_range.max),
+            )
+          : null,
+        current.genre.length + current.platform.length > 0 || current.rating_min || current.year_min || current.year_max
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "link-button",
+                onclick: () => {
+                  current = {
+                    ...current,
+                    genre: [],
+                    platform: [],
+                    rating_min: "",
+                    year_min: "",
+                    year_max: "",
+                    page: 1,
+                  };
+                  void run();
+                },
+              },
+              "Clear filters",
+            )
           : null,
       ),
-      facets.year_range?.min != null
-        ? h(
-            "fieldset",
-            { class: "facet" },
-            h("legend", {}, "Year"),
-            yearInput("year_min", "From", facets.year_range.min),
-            yearInput("year_max", "To", facets.year_range.max),
-          )
-        : null,
-      current.genre.length + current.platform.length > 0 || current.rating_min || current.year_min || current.year_max
-        ? h(
-            "button",
-            {
-              type: "button",
-              class: "link-button",
-              onclick: () => {
-                current = { ...current, genre: [], platform: [], rating_min: "", year_min: "", year_max: "", page: 1 };
-                void run();
-              },
-            },
-            "Clear filters",
-          )
-        : null,
     );
   }
 
@@ -319,7 +351,7 @@ export function createSearch({ openTitle, titleCard }) {
     }
     const go = (to) => () => {
       current = { ...current, page: to };
-      void run();
+      void run({ reveal: true });
     };
     render(
       pager,

@@ -96,6 +96,21 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
     expectNoPageErrors();
   });
 
+  test("the signed-in page fits a phone screen without sideways scrolling", async () => {
+    const page = await signedInPage("phone");
+    await page.setViewportSize({ width: 390, height: 844 });
+    if (features.search) {
+      await search(page, "the matrix");
+      // Folded on a phone, so that the results come first.
+      expect(await page.locator(".facets-details").getAttribute("open")).toBeNull();
+    }
+    await expect.poll(() => page.locator("#devices-list .device").count()).toBeGreaterThan(features.devices ? 0 : -1);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await screenshot(page, "10-phone");
+    expectNoPageErrors();
+  });
+
   test("a new user creates an account, signs out, and signs in again with the same password", async (ctx) => {
     ctx.skip(!features.accounts, "waiting for /api/v1/auth/register and /login (issue 5)");
     const page = await freshPage();
@@ -133,6 +148,18 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
       .toContainEqual(expect.stringContaining("The Matrix"));
     expect(await box.getAttribute("aria-expanded")).toBe("true");
     await screenshot(page, "02-autocomplete");
+
+    // Keyboard only: arrow down to the first suggestion, Enter opens it, Escape closes the player.
+    await box.press("ArrowDown");
+    const first = suggestions.getByRole("option").first();
+    await expect.poll(() => first.getAttribute("aria-selected")).toBe("true");
+    expect(await box.getAttribute("aria-activedescendant")).toBe(await first.getAttribute("id"));
+    const picked = (await first.locator(".suggestion-text").textContent()) as string;
+    await box.press("Enter");
+    const player = page.getByRole("dialog", { name: picked });
+    await expect.poll(() => player.isVisible()).toBe(true);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => player.isVisible()).toBe(false);
 
     await box.fill("teh matrx");
     await box.press("Enter");
