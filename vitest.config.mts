@@ -15,6 +15,8 @@ function workerProject(name: string, include: string[], groupOrder: number): Tes
             DB_WS_PROXY: inject("dbProxy"),
             QUEUE_RETRY_DELAY_SECONDS: "1",
             OUTBOX_MAX_BACKOFF_SECONDS: "2",
+            // Refill 1 write/s (burst unchanged, 120): rate-limit tests stay deterministic on a slow machine.
+            RATE_LIMIT_WRITES_PER_MINUTE: "60",
           },
         },
       })),

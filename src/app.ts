@@ -5,16 +5,26 @@ import { requireUser } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
+import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
+import { profileRoutes } from "./routes/profile";
+import { recommendationRoutes } from "./routes/recommendations";
 import { userState } from "./routes/router";
 import { sessionRoutes } from "./routes/sessions";
+import { syncRoutes } from "./routes/sync";
 
 /** Request bodies above this are refused before they are read whole. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-const api = new OpenAPIHono<App>().route("/", sessionRoutes).route("/", historyRoutes);
+const api = new OpenAPIHono<App>()
+  .route("/", sessionRoutes)
+  .route("/", historyRoutes)
+  .route("/", syncRoutes)
+  .route("/", deviceRoutes)
+  .route("/", recommendationRoutes)
+  .route("/", profileRoutes);
 
 export const app = new OpenAPIHono<App>();
 app

@@ -56,6 +56,21 @@ export const configSchema = z
       .enum(["true", "false"])
       .default("false")
       .transform((v) => v === "true"),
+
+    // ---- cross-device sync ----
+    /** Ops per POST /sync/ops batch; a bigger batch is refused whole. */
+    SYNC_MAX_OPS_PER_BATCH: z.coerce.number().int().min(1).max(5000).default(500),
+    /** A client HLC further ahead of the server's wall clock than this is refused. */
+    SYNC_MAX_CLOCK_DRIFT_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    /** Registered devices per user; registering one more is refused. */
+    SYNC_MAX_DEVICES: z.coerce.number().int().min(1).default(50),
+    /** Ops in a batch that cost one rate-limit token (a request costs at least one). */
+    SYNC_OPS_PER_TOKEN: z.coerce.number().int().min(1).default(10),
+    // Recommendations (issue 6)
+    /** How long an isolate keeps the catalog's feature vectors before reloading them from Postgres. */
+    RECOMMEND_CATALOG_TTL_SECONDS: z.coerce.number().int().min(1).default(300),
+    /** At most this many items of one genre in any ten consecutive recommendations. */
+    RECOMMEND_MAX_PER_GENRE: z.coerce.number().int().min(1).max(10).default(4),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {

@@ -8,10 +8,13 @@ import {
   integer,
   jsonb,
   pgTable,
+  pgView,
   text,
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
+import { DEVICE_TYPES } from "../domain/device";
+import type { ProfileAnchor, ProfileWeights } from "../domain/profile";
 
 /** One row per (user, content): the latest progress the user's Durable Object reported. */
 export const watchHistory = pgTable(
@@ -88,4 +91,162 @@ export const content = pgTable(
     index("content_series").on(t.seriesId, t.seasonNumber, t.episodeNumber).where(sql`${t.seriesId} is not null`),
     index("content_year").on(t.year),
   ],
+);
+
+// ---- cross-device sync mirror (fed by watchlist-changed and device-changed events) ----
+// Progress needs no table of its own: watch_history is the mirror of the progress registers.
+
+/** One row per OR-Set tag: one add of one item to a user's watchlist, and its removal once observed. */
+export const watchlistEntries = pgTable(
+  "watchlist_entries",
+  {
+    userId: text("user_id").notNull(),
+    contentId: text("content_id").notNull(),
+    tag: text("tag").notNull(),
+    /** HLC of the add; null while only a remove that observed the tag has been mirrored. */
+    addedHlc: text("added_hlc"),
+    /** HLC of the latest remove that observed the tag. */
+    removedHlc: text("removed_hlc"),
+    /** Once true, never false again: a removed tag stays removed (an add of the item makes a new tag). */
+    removed: boolean("removed").notNull().default(false),
+    addedAt: timestamp("added_at", { withTimezone: true }),
+    removedAt: timestamp("removed_at", { withTimezone: true }),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("watchlist_entries_user_tag").on(t.userId, t.tag),
+    index("watchlist_entries_user_live").on(t.userId, t.contentId).where(sql`not ${t.removed}`),
+  ],
+);
+
+/** A user's registered devices with presence; `active` is false once the user removed the device. */
+export const devices = pgTable(
+  "devices",
+  {
+    userId: text("user_id").notNull(),
+    deviceId: text("device_id").notNull(),
+    deviceType: text("device_type", { enum: DEVICE_TYPES }).notNull(),
+    platform: text("platform").notNull(),
+    capabilities: jsonb("capabilities").notNull().default(sql`'{}'::jsonb`),
+    appVersion: text("app_version").notNull(),
+    deviceName: text("device_name").notNull(),
+    lastSeen: timestamp("last_seen", { withTimezone: true }).notNull(),
+    isOnline: boolean("is_online").notNull().default(false),
+    active: boolean("active").notNull().default(true),
+    /** HLC of the change this row reflects: the guard that keeps it from going back in time. */
+    hlc: text("hlc").notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("devices_user_device").on(t.userId, t.deviceId),
+    check("devices_type", sql`${t.deviceType} in ('TV', 'Phone', 'Tablet', 'Web', 'Desktop')`),
+    index("devices_online").on(t.userId).where(sql`${t.isOnline} and ${t.active}`),
+  ],
+);
+
+/** The effective watchlist: items with at least one add no remove has observed. */
+export const watchlistEffective = pgView("watchlist_effective", {
+  userId: text("user_id").notNull(),
+  contentId: text("content_id").notNull(),
+  addedAt: timestamp("added_at", { withTimezone: true }),
+  liveTags: integer("live_tags").notNull(),
+}).as(sql`
+  select user_id, content_id, min(added_at) as added_at, count(*)::int as live_tags
+  from watchlist_entries
+  where not removed and added_hlc is not null
+  group by user_id, content_id
+`);
+
+const progressViewColumns = () => ({
+  userId: text("user_id").notNull(),
+  contentId: text("content_id").notNull(),
+  positionSeconds: doublePrecision("position_seconds").notNull(),
+  durationSeconds: doublePrecision("duration_seconds").notNull(),
+  completionPercentage: doublePrecision("completion_percentage").notNull(),
+  deviceId: text("device_id"),
+  hlc: text("hlc").notNull(),
+  lastWatchedAt: timestamp("last_watched_at", { withTimezone: true }).notNull(),
+});
+
+/** Content started and not finished: below 90 % and not marked watched. */
+export const progressInProgress = pgView("progress_in_progress", progressViewColumns()).as(sql`
+  select user_id, content_id, position_seconds, duration_seconds, completion_percentage, device_id, hlc, last_watched_at
+  from watch_history
+  where active and not watched and completion_percentage < 90
+`);
+
+/** Content finished: at least 90 %, or marked watched. */
+export const progressCompleted = pgView("progress_completed", progressViewColumns()).as(sql`
+  select user_id, content_id, position_seconds, duration_seconds, completion_percentage, device_id, hlc, last_watched_at
+  from watch_history
+  where active and (watched or completion_percentage >= 90)
+`);
+
+/** Per user: how many devices are online, of how many, which kinds, and when one was last seen. */
+export const deviceOnlineSummary = pgView("device_online_summary", {
+  userId: text("user_id").notNull(),
+  onlineDevices: integer("online_devices").notNull(),
+  devices: integer("devices").notNull(),
+  onlineDeviceTypes: text("online_device_types").array().notNull(),
+  lastSeen: timestamp("last_seen", { withTimezone: true }),
+}).as(sql`
+  select user_id,
+    (count(*) filter (where is_online))::int as online_devices,
+    count(*)::int as devices,
+    coalesce(array_agg(device_type order by device_type) filter (where is_online), '{}') as online_device_types,
+    max(last_seen) as last_seen
+  from devices
+  where active
+  group by user_id
+`);
+// ---- Personalization (issue 6): preference profiles, per-user adapters, profile jobs ----
+
+/** One row per user: the preference profile the consumer builds from the user's watch history. */
+export const preferenceProfiles = pgTable("preference_profiles", {
+  userId: text("user_id").primaryKey(),
+  /** group → value → weight in [-1, 1], e.g. { genre: { Drama: 1, Horror: -0.4 } }. */
+  weights: jsonb("weights").$type<ProfileWeights>().notNull(),
+  /** Liked views kept to explain recommendations ("because you watched ..."). */
+  anchors: jsonb("anchors").$type<ProfileAnchor[]>().notNull(),
+  views: integer("views").notNull(),
+  finished: integer("finished").notNull(),
+  abandoned: integer("abandoned").notNull(),
+  confidence: doublePrecision("confidence").notNull(),
+  halfLifeDays: doublePrecision("half_life_days").notNull(),
+  lastViewAt: timestamp("last_view_at", { withTimezone: true }),
+  /** Goes up by one each time a rebuild changes the profile; a replayed rebuild changes nothing. */
+  version: integer("version").notNull().default(1),
+  builtAt: timestamp("built_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** One row per user: the logistic-regression adapter trained on the user's finished vs abandoned views. */
+export const userAdapters = pgTable("user_adapters", {
+  userId: text("user_id").primaryKey(),
+  version: integer("version").notNull().default(1),
+  bias: doublePrecision("bias").notNull(),
+  /** feature key ("genre:Drama") → weight. */
+  weights: jsonb("weights").$type<Record<string, number>>().notNull(),
+  examples: integer("examples").notNull(),
+  positives: integer("positives").notNull(),
+  negatives: integer("negatives").notNull(),
+  loss: doublePrecision("loss").notNull(),
+  /** HLC of the training request: a later "clear history" removes the adapter, an earlier one must not. */
+  requestHlc: text("request_hlc").notNull(),
+  jobId: text("job_id").notNull(),
+  trainedAt: timestamp("trained_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Profile rebuilds and adapter trainings the consumer has run, for the user to see. */
+export const profileJobs = pgTable(
+  "profile_jobs",
+  {
+    jobId: text("job_id").primaryKey(),
+    userId: text("user_id").notNull(),
+    kind: text("kind", { enum: ["profile-rebuild", "adapter-train"] }).notNull(),
+    status: text("status", { enum: ["done", "skipped"] }).notNull(),
+    detail: text("detail").notNull(),
+    requestedAt: timestamp("requested_at", { withTimezone: true }).notNull(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("profile_jobs_user_recent").on(t.userId, t.finishedAt.desc())],
 );

@@ -32,8 +32,28 @@ export function compareHlc(a: Hlc, b: Hlc): number {
   return a.node < b.node ? -1 : a.node > b.node ? 1 : 0;
 }
 
+/** Decodes an HLC, or null for anything that is not one. */
+export function parseHlc(text: string): Hlc | null {
+  return HLC_PATTERN.test(text) ? decodeHlc(text) : null;
+}
+
+/** The later of two encoded HLCs (encoded HLCs sort as strings), null counting as "never". */
+export function laterHlc(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a < b ? b : a;
+}
+
 export class ClockDriftError extends Error {
   override name = "ClockDriftError";
+}
+
+/**
+ * How far a remote stamp runs ahead of the wall clock, in ms, or 0 when it does not. A caller
+ * can check a whole batch with this before merging any of it into a clock.
+ */
+export function driftAhead(remote: Hlc, wallMs: number): number {
+  return Math.max(0, remote.ms - wallMs);
 }
 
 /**
@@ -66,9 +86,14 @@ export class HlcClock {
     return next;
   }
 
+  /** Whether `receive` would accept this stamp (it is not too far ahead of the wall clock). */
+  accepts(remote: Hlc): boolean {
+    return driftAhead(remote, this.wallClock()) <= this.maxDriftMs;
+  }
+
   receive(remote: Hlc): Hlc {
     const wall = this.wallClock();
-    if (remote.ms - wall > this.maxDriftMs) {
+    if (driftAhead(remote, wall) > this.maxDriftMs) {
       throw new ClockDriftError(`clock ahead by ${Math.round((remote.ms - wall) / 1000)} s`);
     }
     const ms = Math.max(wall, this.last.ms, remote.ms);

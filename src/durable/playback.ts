@@ -324,6 +324,22 @@ export class PlaybackStore {
       .map((row) => ({ ...this.toItem(row), deleted: row.deleted === 1 }));
   }
 
+  /** Live registers by content id, a page after `after`, for the sync API. */
+  progressPage(opts: { limit: number; after?: string | null }): { items: ProgressItem[]; next: string | null } {
+    const rows = this.sql
+      .exec<ProgressRow>(
+        "SELECT * FROM progress WHERE deleted = 0 AND content_id > ? ORDER BY content_id LIMIT ?",
+        opts.after ?? "",
+        opts.limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, opts.limit);
+    return {
+      items: page.map((row) => this.toItem(row)),
+      next: rows.length > opts.limit ? (page[page.length - 1]?.content_id ?? null) : null,
+    };
+  }
+
   /** Most recent first; `status` filters by watched; `inProgressOnly` keeps only resumable items. */
   history(opts: {
     status?: "in_progress" | "completed" | undefined;

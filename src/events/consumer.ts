@@ -3,12 +3,16 @@ import type { Config } from "../config";
 import { type Database, withDatabase } from "../db/client";
 import { deadLetters } from "../db/schema";
 import { decodeEvent, type TypedEnvelope } from "./envelope";
+import { PersonalizationWork } from "./personalization";
+import { SyncMirror } from "./sync-mirror";
 
 export interface ConsumerReport {
   applied: number;
   skipped: number;
   deadLettered: number;
   historyRows: number;
+  /** Watchlist and device rows the sync mirror changed. */
+  syncRows: number;
 }
 
 type Progress = TypedEnvelope<"progress-changed">;
@@ -26,10 +30,12 @@ export async function applyEventBatch(
   /** Set for the dead-letter queue: every message is also kept, with this reason. */
   keepAllReason: string | null = null,
 ): Promise<ConsumerReport> {
-  const report: ConsumerReport = { applied: 0, skipped: 0, deadLettered: 0, historyRows: 0 };
+  const report: ConsumerReport = { applied: 0, skipped: 0, deadLettered: 0, historyRows: 0, syncRows: 0 };
+  const syncMirror = new SyncMirror();
   const latest = new Map<string, Progress>();
   const clears = new Map<string, Cleared>();
   const dead: { messageId: string; reason: string; body: unknown }[] = [];
+  const personalization = new PersonalizationWork();
 
   for (const message of messages) {
     const decoded = decodeEvent(message.body);
@@ -46,6 +52,7 @@ export async function applyEventBatch(
     }
     report.applied++;
     const event = decoded.event;
+    personalization.note(event);
     if (event.type === "progress-changed") {
       const key = `${event.user_id}\u0000${event.data.content_id}`;
       const seen = latest.get(key);
@@ -53,10 +60,19 @@ export async function applyEventBatch(
     } else if (event.type === "history-cleared") {
       const seen = clears.get(event.user_id);
       if (!seen || seen.hlc < event.hlc) clears.set(event.user_id, event);
+    } else if (event.type === "watchlist-changed" || event.type === "device-changed") {
+      syncMirror.add(event);
     }
   }
 
-  if (latest.size === 0 && clears.size === 0 && dead.length === 0) return report;
+  if (
+    latest.size === 0 &&
+    clears.size === 0 &&
+    syncMirror.size === 0 &&
+    dead.length === 0 &&
+    personalization.size === 0
+  )
+    return report;
   await withDatabase(config, (db) =>
     db.transaction(async (tx) => {
       if (dead.length > 0) {
@@ -69,6 +85,9 @@ export async function applyEventBatch(
       if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()]);
       // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
       for (const event of clears.values()) await applyClear(tx, event);
+      if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
+      // Profiles are rebuilt from the history as this transaction leaves it.
+      await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
     }),
   );
   return report;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEVICE_TYPES } from "../domain/device";
 import { HLC_PATTERN } from "../domain/hlc";
 
 /**
@@ -28,6 +29,45 @@ const sessionData = z.object({
   playback_state: z.enum(["playing", "paused", "stopped"]),
 });
 
+// ---- cross-device sync ----
+const hlcText = z.string().regex(HLC_PATTERN);
+
+/** One watchlist element after a change: every tag the object still holds, live or removed. */
+const watchlistData = z.object({
+  content_id: z.string(),
+  /** Whether the element is in the effective watchlist. */
+  present: z.boolean(),
+  entries: z.array(
+    z.object({
+      tag: z.string(),
+      /** null while only a remove that observed the tag has arrived. */
+      added_hlc: hlcText.nullable(),
+      /** null while the tag is live. */
+      removed_hlc: hlcText.nullable(),
+    }),
+  ),
+});
+
+const deviceData = z.object({
+  device_id: z.string(),
+  device_type: z.enum(DEVICE_TYPES),
+  platform: z.string(),
+  capabilities: z.record(z.string(), z.unknown()),
+  app_version: z.string(),
+  device_name: z.string(),
+  last_seen: z.string(),
+  is_online: z.boolean(),
+  /** true once the user removed the device. */
+  deleted: z.boolean(),
+});
+// Personalization jobs (issue 6): asked for through the user's outbox, run by the queue consumer.
+const profileJobData = z.object({ job_id: z.string().min(1).max(128) });
+export type ProfileJobKind = "profile-rebuild" | "adapter-train";
+export const PROFILE_JOB_EVENTS = {
+  "profile-rebuild": "profile-rebuild-requested",
+  "adapter-train": "adapter-train-requested",
+} as const satisfies Record<ProfileJobKind, string>;
+
 export const eventDataSchemas = {
   "session-created": { version: 1, data: sessionData },
   "position-updated": { version: 1, data: sessionData },
@@ -40,6 +80,10 @@ export const eventDataSchemas = {
   },
   "progress-changed": { version: 1, data: progressData },
   "history-cleared": { version: 1, data: z.object({ before_hlc: z.string().regex(HLC_PATTERN) }) },
+  "watchlist-changed": { version: 1, data: watchlistData },
+  "device-changed": { version: 1, data: deviceData },
+  "profile-rebuild-requested": { version: 1, data: profileJobData },
+  "adapter-train-requested": { version: 1, data: profileJobData },
 } as const;
 
 export type EventType = keyof typeof eventDataSchemas;

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
+import { unwrap } from "../outcome";
 import { HttpProblem, notFound } from "../problem";
 import { cursorQuery, errorResponses, limitQuery, resourceId, router, userState } from "./router";
 
@@ -134,7 +135,7 @@ export const historyRoutes = base
       responses: { 200: { description: "The item", content: json(progressItemSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const item = await userState(c).markWatched(c.var.caller.sub, c.req.valid("param").content_id, true);
+      const item = unwrap(await userState(c).markWatched(c.var.caller.sub, c.req.valid("param").content_id, true));
       if (!item) throw notFound("history item");
       return c.json(publicItem(item), 200);
     },
@@ -150,7 +151,7 @@ export const historyRoutes = base
       responses: { 204: { description: "Unwatched" }, ...errorResponses },
     }),
     async (c) => {
-      await userState(c).markWatched(c.var.caller.sub, c.req.valid("param").content_id, false);
+      unwrap(await userState(c).markWatched(c.var.caller.sub, c.req.valid("param").content_id, false));
       return c.body(null, 204);
     },
   )
@@ -165,7 +166,7 @@ export const historyRoutes = base
       responses: { 204: { description: "Removed" }, ...errorResponses },
     }),
     async (c) => {
-      const removed = await userState(c).clearHistoryItem(c.var.caller.sub, c.req.valid("param").content_id);
+      const removed = unwrap(await userState(c).clearHistoryItem(c.var.caller.sub, c.req.valid("param").content_id));
       if (!removed) throw notFound("history item");
       return c.body(null, 204);
     },
@@ -183,7 +184,7 @@ export const historyRoutes = base
       },
     }),
     async (c) => {
-      const removed = await userState(c).clearHistory(c.var.caller.sub);
+      const removed = unwrap(await userState(c).clearHistory(c.var.caller.sub));
       return c.json({ removed }, 200);
     },
   );

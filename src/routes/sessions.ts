@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
+import { unwrap } from "../outcome";
 import { HttpProblem, notFound } from "../problem";
 import { errorResponses, resourceId, router, userState } from "./router";
 
@@ -70,7 +71,7 @@ export const sessionRoutes = base
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { session, resume_position_seconds } = await userState(c).createSession(c.var.caller.sub, body);
+      const { session, resume_position_seconds } = unwrap(await userState(c).createSession(c.var.caller.sub, body));
       return c.json({ ...session, resume_position_seconds }, 201);
     },
   )
@@ -105,7 +106,9 @@ export const sessionRoutes = base
       },
     }),
     async (c) => {
-      const result = await userState(c).updatePosition(c.var.caller.sub, c.req.valid("param").id, c.req.valid("json"));
+      const result = unwrap(
+        await userState(c).updatePosition(c.var.caller.sub, c.req.valid("param").id, c.req.valid("json")),
+      );
       if (result === null) throw notFound("session");
       if (result === "ended") throw new HttpProblem(409, "session-ended", "the session has ended; start a new one");
       return c.json(result, 200);
@@ -123,7 +126,7 @@ export const sessionRoutes = base
       responses: { 204: { description: "Ended" }, ...errorResponses },
     }),
     async (c) => {
-      const session = await userState(c).endSession(c.var.caller.sub, c.req.valid("param").id);
+      const session = unwrap(await userState(c).endSession(c.var.caller.sub, c.req.valid("param").id));
       if (!session) throw notFound("session");
       return c.body(null, 204);
     },

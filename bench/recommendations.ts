@@ -1,0 +1,214 @@
+/**
+ * Recommendations:
+ *  1. quality on the simulated population: hit-rate@10 and NDCG@10 per scorer, against popularity;
+ *  2. the serving path in process (scoring, diversifying, explaining over the whole development
+ *     catalog), wall clock and CPU time, plus the consumer's cost of a profile rebuild and a training;
+ *  3. end to end on the local stack (wrangler dev + embedded Postgres), next to a bare Durable
+ *     Object round trip.
+ * BENCH_PART=quality|serving|stack runs one part.
+ */
+
+import { developmentCatalog } from "../scripts/seed";
+import { trainAdapter, trainingExamples } from "../src/domain/adapter";
+import { FeatureSpace } from "../src/domain/features";
+import { buildProfile } from "../src/domain/profile";
+import { recommend, Scorer, SERVING_WEIGHTS, scoreContent } from "../src/domain/recommend";
+import { DEFAULT_SIMULATION, evaluate, simulatePopulation, standardVariants } from "../src/domain/recommend-eval";
+import { api, drive, percentile, table, token, withBenchStack } from "./lib";
+
+const HALF_LIFE_DAYS = 30;
+const MAX_PER_GENRE = 4;
+const IN_PROCESS_REQUESTS = 2000;
+const STACK_REQUESTS = Number(process.env.BENCH_REQUESTS ?? 500);
+const CONCURRENCY = 8;
+
+const catalog = developmentCatalog();
+const films = catalog.filter((item) => item.kind === "movie");
+
+function quality(): void {
+  const users = simulatePopulation(films, DEFAULT_SIMULATION);
+  const rows = evaluate(films, users, standardVariants(SERVING_WEIGHTS), {
+    k: 10,
+    halfLifeDays: HALF_LIFE_DAYS,
+    maxPerGenre: MAX_PER_GENRE,
+  });
+  const base = rows[0] as (typeof rows)[number];
+  table(
+    `Recommendation quality: ${users.length} simulated users, ${films.length} films, the last ` +
+      `${DEFAULT_SIMULATION.heldOut} finished films of each held out, seed ${DEFAULT_SIMULATION.seed}, ` +
+      `diversified top 10 (≤ ${MAX_PER_GENRE} per genre)`,
+    rows.map((r) => ({
+      scorer: r.name,
+      "hit-rate@10": r.hitRate.toFixed(3),
+      "NDCG@10": r.ndcg.toFixed(4),
+      "hit-rate vs popularity": `${(r.hitRate / base.hitRate).toFixed(2)}×`,
+      "NDCG vs popularity": `${(r.ndcg / base.ndcg).toFixed(2)}×`,
+    })),
+  );
+}
+
+interface Timing {
+  p50: number;
+  p99: number;
+  /** CPU time (what Workers bill and limit), unaffected by other processes on a shared machine. */
+  cpuP50: number;
+  cpuP99: number;
+}
+
+function timeEach(count: number, work: (i: number) => void): Timing {
+  for (let i = 0; i < Math.min(50, count); i++) work(i); // warm the JIT
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const cpuStart = process.cpuUsage();
+    const started = performance.now();
+    work(i);
+    wall.push(performance.now() - started);
+    const used = process.cpuUsage(cpuStart);
+    cpu.push((used.user + used.system) / 1000);
+  }
+  wall.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  return {
+    p50: percentile(wall, 50),
+    p99: percentile(wall, 99),
+    cpuP50: percentile(cpu, 50),
+    cpuP99: percentile(cpu, 99),
+  };
+}
+
+function serving(): void {
+  const space = FeatureSpace.fromCatalog(catalog);
+  const users = simulatePopulation(films, { ...DEFAULT_SIMULATION, users: 200 });
+  const people = users.map((user) => ({
+    profile: buildProfile(user.training, { halfLifeDays: HALF_LIFE_DAYS }),
+    adapter: trainAdapter(trainingExamples(user.training, HALF_LIFE_DAYS)),
+    seen: new Set(user.training.map((v) => v.content_id)),
+  }));
+  const person = (i: number) => people[i % people.length] as (typeof people)[number];
+  const history = (i: number) => (users[i % users.length] as (typeof users)[number]).training;
+  const ids = catalog.filter((_, i) => i % 40 === 0).map((item) => item.id);
+
+  const newUser = timeEach(IN_PROCESS_REQUESTS, () => {
+    const scorer = new Scorer(space, { profile: null, adapter: null });
+    recommend(space, scorer, { seen: new Set(), offset: 0, limit: 20, maxPerGenre: MAX_PER_GENRE });
+  });
+  const personalized = timeEach(IN_PROCESS_REQUESTS, (i) => {
+    const scorer = new Scorer(space, person(i));
+    recommend(space, scorer, { seen: person(i).seen, offset: 0, limit: 20, maxPerGenre: MAX_PER_GENRE });
+  });
+  const scoring = timeEach(IN_PROCESS_REQUESTS, (i) => scoreContent(space, new Scorer(space, person(i)), ids));
+  const rebuild = timeEach(people.length, (i) => buildProfile(history(i), { halfLifeDays: HALF_LIFE_DAYS }));
+  const training = timeEach(people.length, (i) => trainAdapter(trainingExamples(history(i), HALF_LIFE_DAYS)));
+  const started = performance.now();
+  FeatureSpace.fromCatalog(catalog);
+  const spaceBuild = performance.now() - started;
+
+  const row = (path: string, t: Timing, vsNewUser: boolean) => ({
+    path,
+    "p50 wall ms": t.p50,
+    "p99 wall ms": t.p99,
+    "p50 CPU ms": t.cpuP50,
+    "p99 CPU ms": t.cpuP99,
+    "p50 vs new user": vsNewUser ? `${(t.p50 / newUser.p50).toFixed(2)}×` : "",
+  });
+  table(
+    `Serving path in process (Node ${process.version}): catalog of ${catalog.length} items, ` +
+      `${space.size} feature keys, ${IN_PROCESS_REQUESTS} requests each`,
+    [
+      row("recommendations, limit 20, new user", newUser, true),
+      row("recommendations, limit 20, profile + adapter", personalized, true),
+      row(`personalization/score, ${ids.length} ids`, scoring, true),
+      row("profile rebuild (consumer), ~35 views", rebuild, false),
+      row("adapter training (consumer), ~35 views", training, false),
+    ],
+  );
+  console.log(`feature vectors built from the catalog (once per isolate per TTL): ${spaceBuild.toFixed(1)} ms`);
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("the local stack did not process the history in time");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function stack(base: string): Promise<void> {
+  const genres = [
+    "Action",
+    "Comedy",
+    "Drama",
+    "Horror",
+    "Adventure",
+    "Thriller/Suspense",
+    "Romantic Comedy",
+    "Musical",
+  ];
+  const watchers = await Promise.all(genres.map((_, i) => token(`bench-recs-${i}`)));
+  const newcomers = await Promise.all(genres.map((_, i) => token(`bench-recs-new-${i}`)));
+  // Each watcher finishes six films of one genre and starts (and abandons) two of another.
+  for (const [i, genre] of genres.entries()) {
+    const t = watchers[i] as string;
+    const liked = films.filter((f) => f.genres.includes(genre)).slice(0, 6);
+    const other = films.filter((f) => f.genres.includes(genres[(i + 1) % genres.length] as string)).slice(0, 2);
+    for (const film of liked) await api(base, t, "PUT", `/api/v1/history/${film.id}/watched`);
+    for (const film of other) {
+      const s = await api(base, t, "POST", "/api/v1/sessions", {
+        content_id: film.id,
+        device_id: "tv",
+        duration_seconds: 6000,
+      });
+      await api(base, t, "PATCH", `/api/v1/sessions/${s.id}/position`, { position_seconds: 300 });
+      await api(base, t, "DELETE", `/api/v1/sessions/${s.id}`);
+    }
+  }
+  await waitFor(async () => {
+    const views = await Promise.all(watchers.map((t) => api(base, t, "GET", "/api/v1/profile")));
+    return views.every((p) => p.views === 8);
+  });
+  for (const t of watchers) await api(base, t, "POST", "/api/v1/profile/train");
+  await waitFor(async () => {
+    const profiles = await Promise.all(watchers.map((t) => api(base, t, "GET", "/api/v1/profile")));
+    return profiles.every((p) => p.adapter !== null);
+  });
+
+  const pick = (list: string[], i: number) => list[i % list.length] as string;
+  const ids = films.filter((_, i) => i % 64 === 0).map((f) => f.id);
+  const endpoints: [string, (i: number) => Promise<unknown>][] = [
+    ["bare DO round trip (floor)", (i) => api(base, pick(watchers, i), "GET", "/api/v1/_bench/ping")],
+    ["GET /recommendations, new user", (i) => api(base, pick(newcomers, i), "GET", "/api/v1/recommendations")],
+    ["GET /recommendations, profile + adapter", (i) => api(base, pick(watchers, i), "GET", "/api/v1/recommendations")],
+    [
+      `POST /personalization/score, ${ids.length} ids`,
+      (i) => api(base, pick(watchers, i), "POST", "/api/v1/personalization/score", { content_ids: ids }),
+    ],
+    ["GET /profile", (i) => api(base, pick(watchers, i), "GET", "/api/v1/profile")],
+  ];
+  // Warm every isolate, object and the catalog cache first.
+  for (const [, call] of endpoints) await drive(100, CONCURRENCY, async (i) => void (await call(i)));
+  const results: [string, Awaited<ReturnType<typeof drive>>][] = [];
+  for (const [name, call] of endpoints) {
+    results.push([name, await drive(STACK_REQUESTS, CONCURRENCY, async (i) => void (await call(i)))]);
+  }
+  const floor = (results[0] as (typeof results)[number])[1];
+  table(
+    `Recommendations on the local stack (${STACK_REQUESTS} requests each, ${CONCURRENCY} in flight)`,
+    results.map(([endpoint, r]) => ({
+      endpoint,
+      "p50 ms": r.p50,
+      "p99 ms": r.p99,
+      "req/s": r.perSecond,
+      "p50 vs floor": r.p50 / floor.p50,
+    })),
+  );
+}
+
+export async function run(): Promise<void> {
+  const part = process.env.BENCH_PART;
+  if (!part || part === "quality") quality();
+  if (!part || part === "serving") serving();
+  if (!part || part === "stack") await withBenchStack({}, async (s) => stack(s.baseUrl));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();

@@ -1,0 +1,65 @@
+import { LwwMap, type LwwRegister } from "./lww";
+import { OrSet, type OrSetElement, type OrSetEntry } from "./or-set";
+
+export type ProgressState = "playing" | "paused" | "stopped";
+
+export interface ProgressValue {
+  position_seconds: number;
+  duration_seconds: number;
+  state: ProgressState;
+}
+
+/**
+ * One operation a device made, as it travels in `POST /sync/ops`. `op_id` makes delivery
+ * idempotent; `hlc` is the device's clock when it made the change.
+ */
+export type SyncOp =
+  | { op_id: string; type: "watchlist.add"; content_id: string; tag: string; hlc: string }
+  | { op_id: string; type: "watchlist.remove"; content_id: string; tags: string[]; hlc: string }
+  | ({ op_id: string; type: "progress.set"; content_id: string; hlc: string } & ProgressValue);
+
+export type OpResult = "applied" | "duplicate" | "stale";
+
+export interface ReplicaState {
+  watchlist: OrSetElement[];
+  progress: [string, LwwRegister<ProgressValue>][];
+}
+
+/**
+ * A replica of one user's sync state: watchlist OR-Set, a progress LWW register per content, and
+ * the op ids it has applied. Devices keep one; the server's store applies the same rules in SQLite.
+ */
+export class SyncReplica {
+  readonly watchlist = new OrSet();
+  readonly progress = new LwwMap<ProgressValue>();
+  private readonly applied = new Set<string>();
+
+  apply(op: SyncOp): OpResult {
+    if (this.applied.has(op.op_id)) return "duplicate";
+    let changed: boolean;
+    if (op.type === "watchlist.add") changed = this.watchlist.add(op.content_id, op.tag, op.hlc);
+    else if (op.type === "watchlist.remove") changed = this.watchlist.remove(op.content_id, op.tags, op.hlc);
+    else
+      changed = this.progress.set(op.content_id, {
+        hlc: op.hlc,
+        value: { position_seconds: op.position_seconds, duration_seconds: op.duration_seconds, state: op.state },
+      });
+    this.applied.add(op.op_id);
+    return changed ? "applied" : "stale";
+  }
+
+  /** State-based merge with another replica (what a full sync amounts to). */
+  merge(other: SyncReplica): void {
+    this.watchlist.merge(other.watchlist);
+    for (const [key, register] of other.progress.snapshot()) this.progress.set(key, register);
+    for (const id of other.applied) this.applied.add(id);
+  }
+
+  state(): ReplicaState {
+    return { watchlist: this.watchlist.elements(), progress: this.progress.snapshot() };
+  }
+
+  entries(): OrSetEntry[] {
+    return this.watchlist.snapshot();
+  }
+}

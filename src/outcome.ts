@@ -1,0 +1,45 @@
+import { HttpProblem, type Problem } from "./problem";
+
+/**
+ * What a Durable Object returns instead of throwing: error classes do not survive RPC, so a
+ * refusal travels as a plain value and the route turns it into problem+json with `unwrap`.
+ */
+export interface Refusal {
+  refused: true;
+  status: 400 | 404 | 409 | 422 | 429;
+  slug: string;
+  detail: string;
+  errors?: Problem["errors"];
+  retry_after_seconds?: number;
+}
+
+export type Outcome<T> = { refused: false; value: T } | Refusal;
+
+export const refusal = (
+  status: Refusal["status"],
+  slug: string,
+  detail: string,
+  extra: Pick<Refusal, "errors" | "retry_after_seconds"> = {},
+): Refusal => ({ refused: true, status, slug, detail, ...extra });
+
+/** Thrown inside a Durable Object write to roll the transaction back; `write` returns its refusal. */
+export class RefusedError extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.detail);
+  }
+}
+
+/** The value of an outcome, or the matching HttpProblem (429s carry Retry-After). */
+export function unwrap<T>(outcome: { refused: false; value: T } | Refusal): T {
+  if (!outcome.refused) return outcome.value;
+  throw toProblem(outcome);
+}
+
+export function toProblem(r: Refusal): HttpProblem {
+  return new HttpProblem(r.status, r.slug, r.detail, {
+    ...(r.errors ? { errors: r.errors } : {}),
+    ...(r.retry_after_seconds !== undefined
+      ? { retry_after_seconds: r.retry_after_seconds, headers: { "retry-after": String(r.retry_after_seconds) } }
+      : {}),
+  });
+}

@@ -1,0 +1,135 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireUser } from "../auth";
+import { decodeCursor, encodeCursor } from "../domain/cursor";
+import { DEVICE_TYPES } from "../domain/device";
+import { unwrap } from "../outcome";
+import { HttpProblem, notFound } from "../problem";
+import { cursorQuery, errorResponses, limitQuery, resourceId, router, userState } from "./router";
+import { deviceSchema } from "./sync";
+
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+const MAX_CAPABILITIES_BYTES = 4096;
+const text = (max: number, example: string) => z.string().trim().min(1).max(max).openapi({ example });
+
+const deviceBody = z
+  .object({
+    device_type: z.enum(DEVICE_TYPES),
+    platform: text(64, "tvOS"),
+    capabilities: z
+      // Values are JSON already (the body was parsed as JSON); a recursive z.json() breaks the OpenAPI generator.
+      .record(
+        z.string().max(64),
+        z.union([
+          z.string(),
+          z.number(),
+          z.boolean(),
+          z.null(),
+          z.array(z.unknown()),
+          z.record(z.string(), z.unknown()),
+        ]),
+      )
+      .refine((c) => JSON.stringify(c).length <= MAX_CAPABILITIES_BYTES, {
+        message: `at most ${MAX_CAPABILITIES_BYTES} bytes of JSON`,
+      })
+      .openapi({ example: { hdr: true, max_resolution: "2160p", codecs: ["hevc", "av1"] } }),
+    app_version: text(32, "4.2.0"),
+    device_name: text(128, "Living room TV"),
+  })
+  .openapi("DeviceRegistration");
+
+const deviceParams = z.object({ device_id: resourceId("device_id") });
+
+const base = router();
+base.use("/devices", requireUser);
+base.use("/devices/*", requireUser);
+
+export const deviceRoutes = base
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/devices/{device_id}",
+      security: [{ bearer: [] }],
+      tags: ["Devices"],
+      summary: "Register or update a device (counts as a heartbeat)",
+      request: { params: deviceParams, body: { content: json(deviceBody), required: true } },
+      responses: {
+        200: { description: "Updated", content: json(deviceSchema) },
+        201: { description: "Registered", content: json(deviceSchema) },
+        409: errorResponses[404],
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { device, created } = unwrap(
+        await userState(c).registerDevice(c.var.caller.sub, c.req.valid("param").device_id, c.req.valid("json")),
+      );
+      return created ? c.json(device, 201) : c.json(device, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/devices/{device_id}/heartbeat",
+      security: [{ bearer: [] }],
+      tags: ["Devices"],
+      summary: "The device is alive",
+      description: "A device with no heartbeat and no open socket for the offline window is marked offline.",
+      request: { params: deviceParams },
+      responses: { 200: { description: "The device", content: json(deviceSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const device = unwrap(await userState(c).heartbeat(c.var.caller.sub, c.req.valid("param").device_id));
+      if (!device) throw notFound("device");
+      return c.json(device, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/devices",
+      security: [{ bearer: [] }],
+      tags: ["Devices"],
+      summary: "The user's devices with presence, by device id",
+      request: { query: z.object({ limit: limitQuery, cursor: cursorQuery }) },
+      responses: {
+        200: {
+          description: "A page",
+          content: json(
+            z.object({ items: z.array(deviceSchema), next_cursor: z.string().nullable() }).openapi("DevicePage"),
+          ),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      let after: string | null = null;
+      if (cursor !== undefined) {
+        const decoded = decodeCursor(cursor, { d: "string" });
+        if (!decoded) {
+          throw new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
+            errors: [{ path: "cursor", message: "invalid cursor" }],
+          });
+        }
+        after = decoded.d;
+      }
+      const result = await userState(c).devices(c.var.caller.sub, { limit, after });
+      return c.json({ items: result.items, next_cursor: result.next && encodeCursor({ d: result.next }) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/devices/{device_id}",
+      security: [{ bearer: [] }],
+      tags: ["Devices"],
+      summary: "Remove a device",
+      request: { params: deviceParams },
+      responses: { 204: { description: "Removed" }, ...errorResponses },
+    }),
+    async (c) => {
+      const deleted = unwrap(await userState(c).deleteDevice(c.var.caller.sub, c.req.valid("param").device_id));
+      if (!deleted) throw notFound("device");
+      return c.body(null, 204);
+    },
+  );

@@ -1,0 +1,418 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireUser, verifyAccessToken } from "../auth";
+import { decodeCursor, encodeCursor } from "../domain/cursor";
+import { DEVICE_TYPES } from "../domain/device";
+import { HLC_PATTERN, parseHlc } from "../domain/hlc";
+import type { SyncOp } from "../domain/sync-replica";
+import { SERVER_NODE, VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../durable/user-state";
+import type { AppContext } from "../env";
+import { unwrap } from "../outcome";
+import { HttpProblem, notFound } from "../problem";
+import { progressItemSchema } from "./history";
+import { cursorQuery, errorResponses, ID_PATTERN, limitQuery, resourceId, router, userState } from "./router";
+
+const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
+const idField = (example: string) =>
+  z.string().regex(ID_PATTERN, "1-128 letters, digits or . _ : -").openapi({ example });
+
+/** A client stamp: well formed, and never claiming to be the server's own clock. */
+const hlcField = z
+  .string()
+  .regex(HLC_PATTERN, "an HLC: 15-digit ms : 6-digit counter : node id")
+  .refine((h) => parseHlc(h)?.node !== SERVER_NODE, `node id "${SERVER_NODE}" is reserved`)
+  .openapi({ example: "001767225600000:000000:phone-7f3a" });
+
+const tagField = idField("001767225600000:000000:phone-7f3a").openapi({
+  description: "names one add of one item; defaults to the op's hlc",
+});
+
+// ---- schemas ----
+
+const watchlistItemSchema = z
+  .object({
+    content_id: z.string(),
+    added_at: z.string().openapi({ format: "date-time" }),
+    tags: z.array(z.string()).openapi({ description: "live tags; a remove names the ones it observed" }),
+  })
+  .openapi("WatchlistItem");
+
+export const syncProgressSchema = progressItemSchema
+  .extend({ hlc: z.string().nullable().openapi({ description: "the LWW stamp of the register" }) })
+  .openapi("SyncProgress");
+
+export const deviceSchema = z
+  .object({
+    device_id: z.string(),
+    device_type: z.enum(DEVICE_TYPES),
+    platform: z.string(),
+    capabilities: z.record(z.string(), z.unknown()),
+    app_version: z.string(),
+    device_name: z.string(),
+    is_online: z.boolean(),
+    last_seen: z.string().openapi({ format: "date-time" }),
+    registered_at: z.string().openapi({ format: "date-time" }),
+    updated_at: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("Device");
+
+const section = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    removed: z.array(z.string()).openapi({ description: "keys that no longer exist" }),
+  });
+
+const syncDocumentSchema = z
+  .object({
+    cursor: z.string().openapi({ description: "pass as `since` next time" }),
+    full: z.boolean(),
+    reason: z
+      .enum(["initial", "gc", "unknown-cursor"])
+      .nullable()
+      .openapi({ description: "why the state is full (no cursor, cursor older than a garbage collection, …)" }),
+    hlc: z.string().openapi({ description: "the server clock; merge it into the client's HLC" }),
+    watchlist: section(watchlistItemSchema),
+    progress: section(syncProgressSchema),
+    devices: section(deviceSchema),
+  })
+  .openapi("SyncDocument");
+
+const opBase = {
+  op_id: idField("4f9c2a4e-0d7e-4c55-9d1e-1f3b1c9a7e21").openapi({ description: "idempotency key of the op" }),
+  content_id: idField("tt0133093"),
+  hlc: hlcField,
+};
+
+const opSchema = z
+  .discriminatedUnion("type", [
+    z.object({ type: z.literal("watchlist.add"), ...opBase, tag: tagField.optional() }),
+    z.object({ type: z.literal("watchlist.remove"), ...opBase, tags: z.array(tagField).min(1).max(100) }),
+    z.object({
+      type: z.literal("progress.set"),
+      ...opBase,
+      position_seconds: z.number().finite().min(0).max(10_000_000),
+      duration_seconds: z.number().finite().min(0).max(10_000_000),
+      state: z.enum(["playing", "paused", "stopped"]),
+    }),
+  ])
+  .openapi("SyncOp");
+
+const opsBody = z
+  .object({
+    device_id: idField("phone-7f3a").optional().openapi({ description: "the device that made the ops" }),
+    ops: z.array(opSchema).min(1),
+  })
+  .openapi("SyncOpsBatch");
+
+const opsResult = z
+  .object({
+    results: z.array(
+      z.object({ op_id: z.string(), status: z.enum(["applied", "duplicate", "stale"]) }).openapi({
+        description: "stale: valid but changed nothing (an older LWW write, a tag already known)",
+      }),
+    ),
+    applied: z.number().int(),
+    duplicates: z.number().int(),
+    cursor: z.string(),
+    hlc: z.string(),
+  })
+  .openapi("SyncOpsResult");
+
+const progressBody = z
+  .object({
+    position_seconds: z.number().finite().min(0).max(10_000_000).openapi({ example: 1800 }),
+    duration_seconds: z.number().finite().min(0).max(10_000_000).openapi({ example: 7200 }),
+    state: z.enum(["playing", "paused", "stopped"]),
+    hlc: hlcField.optional().openapi({ description: "the client's HLC; the server stamps the write when absent" }),
+    device_id: idField("living-room-tv").optional(),
+  })
+  .openapi("ProgressWrite");
+
+const deviceHeader = z.object({
+  "x-device-id": idField("phone-7f3a")
+    .optional()
+    .openapi({ description: "the device making the change: its own sockets are not sent the push" }),
+});
+const contentParams = z.object({ content_id: resourceId("content_id") });
+const page = <T extends z.ZodType>(item: T, name: string) =>
+  z.object({ items: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
+
+// ---- helpers ----
+
+function badCursor(path: string): HttpProblem {
+  return new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
+    errors: [{ path, message: "invalid cursor" }],
+  });
+}
+
+/** A sync cursor (the change sequence number it stands for), or undefined when absent. */
+function syncSeq(text: string | undefined, path: string): number | undefined {
+  if (text === undefined) return undefined;
+  const cursor = decodeCursor(text, { s: "number" });
+  if (!cursor || !Number.isSafeInteger(cursor.s) || cursor.s < 0) throw badCursor(path);
+  return cursor.s;
+}
+
+function pageAfter<T extends Record<string, "string" | "number">>(text: string | undefined, shape: T) {
+  if (text === undefined) return null;
+  const cursor = decodeCursor(text, shape);
+  if (!cursor) throw badCursor("cursor");
+  return cursor;
+}
+
+/**
+ * The token of a WebSocket upgrade: the Authorization header, else `?access_token=`, else the
+ * subprotocol pair `bearer, <token>` (browsers cannot set headers on a WebSocket).
+ */
+function websocketToken(c: AppContext, query: string | undefined): { token: string; protocol: string | null } {
+  const header = c.req.header("authorization");
+  if (header !== undefined) {
+    const match = /^Bearer ([A-Za-z0-9_.~+/=-]{1,8192})$/.exec(header.trim());
+    if (!match) throw unauthorized("the Authorization header must be 'Bearer <token>'");
+    return { token: match[1] as string, protocol: null };
+  }
+  if (query) return { token: query, protocol: null };
+  const offered = (c.req.header("sec-websocket-protocol") ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const token = offered.find((p) => p !== "bearer");
+  if (offered.includes("bearer") && token) return { token, protocol: "bearer" };
+  throw unauthorized("an access token is required (Authorization, access_token, or subprotocol 'bearer, <token>')");
+}
+
+const unauthorized = (detail: string) =>
+  new HttpProblem(401, "unauthorized", detail, { headers: { "www-authenticate": 'Bearer realm="media-gateway"' } });
+
+// ---- routes ----
+
+const base = router();
+for (const path of [
+  "/sync",
+  "/sync/ops",
+  "/sync/watchlist",
+  "/sync/watchlist/*",
+  "/sync/progress",
+  "/sync/progress/*",
+]) {
+  base.use(path, requireUser);
+}
+
+export const syncRoutes = base
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/sync",
+      security: [{ bearer: [] }],
+      tags: ["Sync"],
+      summary: "Full sync state, or only what changed after a cursor",
+      description:
+        "With `since`, returns the current state of every item changed after that cursor. A cursor from " +
+        'before a garbage collection answers with the full state and `full: true, reason: "gc"`. ' +
+        "With `device_id`, records that the device has everything up to the returned cursor (tombstone GC waits for that).",
+      request: {
+        query: z.object({ since: cursorQuery, device_id: idField("phone-7f3a").optional() }),
+      },
+      responses: { 200: { description: "State", content: json(syncDocumentSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const { since, device_id } = c.req.valid("query");
+      const doc = await userState(c).syncState(c.var.caller.sub, syncSeq(since, "since") ?? null, device_id ?? null);
+      return c.json(doc, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/sync/ops",
+      security: [{ bearer: [] }],
+      tags: ["Sync"],
+      summary: "Apply a batch of ops made offline",
+      description:
+        "All or nothing: a malformed op, an unknown type, an HLC too far in the future, a reused tag or a " +
+        "batch above the limit refuses the whole batch. Idempotent by `op_id`: a batch sent twice changes nothing.",
+      request: { body: { content: json(opsBody), required: true } },
+      responses: {
+        200: { description: "Applied", content: json(opsResult) },
+        409: errorResponses[404],
+        413: errorResponses[400],
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const max = c.var.config.SYNC_MAX_OPS_PER_BATCH;
+      if (body.ops.length > max) {
+        throw new HttpProblem(413, "batch-too-large", `at most ${max} ops per batch; split it`, {
+          errors: [{ path: "ops", message: `${body.ops.length} ops > ${max}` }],
+        });
+      }
+      const ops: SyncOp[] = body.ops.map((op) => (op.type === "watchlist.add" ? { ...op, tag: op.tag ?? op.hlc } : op));
+      const result = unwrap(await userState(c).applyOps(c.var.caller.sub, { device_id: body.device_id ?? null, ops }));
+      const count = (status: string) => result.results.filter((r) => r.status === status).length;
+      return c.json({ ...result, applied: count("applied"), duplicates: count("duplicate") }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/sync/watchlist",
+      security: [{ bearer: [] }],
+      tags: ["Sync"],
+      summary: "The effective watchlist (adds minus observed removes), most recently added first",
+      request: { query: z.object({ limit: limitQuery, cursor: cursorQuery }) },
+      responses: {
+        200: { description: "A page", content: json(page(watchlistItemSchema, "WatchlistPage")) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const result = await userState(c).watchlist(c.var.caller.sub, {
+        limit,
+        after: pageAfter(cursor, { h: "string", c: "string" }),
+      });
+      return c.json({ items: result.items, next_cursor: result.next && encodeCursor(result.next) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/sync/watchlist/{content_id}",
+      security: [{ bearer: [] }],
+      tags: ["Sync"],
+      summary: "Add to the watchlist",
+      description: "201 with a new tag; 200 when the item is already in the list (nothing changes).",
+      request: { params: contentParams, headers: deviceHeader },
+      responses: {
+        200: { description: "Already there", content: json(watchlistItemSchema) },
+        201: { description: "Added", content: json(watchlistItemSchema) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { item, created } = unwrap(
+        await userState(c).addToWatchlist(
+          c.var.caller.sub,
+          c.req.valid("param").content_id,
+          c.req.valid("header")["x-device-id"] ?? null,
+        ),
+      );
+      return created ? c.json(item, 201) : c.json(item, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/sync/watchlist/{content_id}",
+      security: [{ bearer: [] }],
+      tags: ["Sync"],
+      summary: "Remove from the watchlist (the tags the server holds now)",
+      request: { params: contentParams, headers: deviceHeader },
+      responses: { 204: { description: "Removed" }, ...errorResponses },
+    }),
+    async (c) => {
+      const removed = unwrap(
+        await userState(c).removeFromWatchlist(
+          c.var.caller.sub,
+          c.req.valid("param").content_id,
+          c.req.valid("header")["x-device-id"] ?? null,
+        ),
+      );
+      if (!removed) throw notFound("watchlist item");
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/sync/progress",
+      security: [{ bearer: [] }],
+      tags: ["Sync"],
+      summary: "Every progress register (the same ones playback sessions write), by content id",
+      request: { query: z.object({ limit: limitQuery, cursor: cursorQuery }) },
+      responses: {
+        200: { description: "A page", content: json(page(syncProgressSchema, "SyncProgressPage")) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      const after = pageAfter(cursor, { c: "string" });
+      const result = await userState(c).progressPage(c.var.caller.sub, { limit, after: after?.c ?? null });
+      return c.json({ items: result.items, next_cursor: result.next && encodeCursor({ c: result.next }) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "put",
+      path: "/sync/progress/{content_id}",
+      security: [{ bearer: [] }],
+      tags: ["Sync"],
+      summary: "Last-writer-wins write of a progress register",
+      description:
+        "Ordered by HLC: the client's `hlc` when given (merged into the server clock), else the server's. " +
+        "`applied` is false when a later write already holds the register; the response shows that write.",
+      request: { params: contentParams, body: { content: json(progressBody), required: true } },
+      responses: {
+        200: {
+          description: "The register after the write",
+          content: json(z.object({ applied: z.boolean(), progress: syncProgressSchema.nullable() })),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const result = unwrap(
+        await userState(c).putProgress(c.var.caller.sub, c.req.valid("param").content_id, c.req.valid("json")),
+      );
+      return c.json(result, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/sync/ws",
+      tags: ["Sync"],
+      summary: "WebSocket: live changes of this user's state",
+      description:
+        "Authenticate with the Authorization header, `access_token`, or the subprotocols `bearer, <token>`. " +
+        "The server sends `hello` (or `sync` with the changes after `since`), then a `change` message with " +
+        "its cursor for every change made elsewhere. Send `ping` (answered `pong`), " +
+        '`{"type":"ack","cursor":…}` after applying a change, `{"type":"resume","cursor":…}` to catch up.',
+      request: {
+        query: z.object({
+          device_id: idField("phone-7f3a").optional(),
+          since: cursorQuery,
+          access_token: z.string().max(8192).optional(),
+        }),
+      },
+      responses: {
+        101: { description: "Switching protocols" },
+        426: errorResponses[400],
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        throw new HttpProblem(426, "upgrade-required", "this endpoint speaks WebSocket only", {
+          headers: { upgrade: "websocket" },
+        });
+      }
+      const { token, protocol } = websocketToken(c, query.access_token);
+      const caller = await verifyAccessToken(c.var.config, token);
+      const since = syncSeq(query.since, "since");
+      const target = new URL("https://user-state/sync/ws");
+      if (query.device_id) target.searchParams.set("device_id", query.device_id);
+      if (since !== undefined) target.searchParams.set("since", String(since));
+      const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub));
+      return stub.fetch(target.toString(), {
+        headers: {
+          upgrade: "websocket",
+          [VERIFIED_USER_HEADER]: caller.sub,
+          ...(protocol ? { [WS_PROTOCOL_HEADER]: protocol } : {}),
+        },
+      });
+    },
+  );
