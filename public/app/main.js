@@ -180,7 +180,10 @@ function renderRecommendations() {
 }
 
 function renderPopular() {
-  renderRow($("#row-popular"), {
+  const section = $("#row-popular");
+  // Until the service knows the user, their recommendations are the popular titles already.
+  section.hidden = recommendations.status === "ok" && recommendations.personalized === false;
+  renderRow(section, {
     items: popular.items,
     empty: popular.status === "missing" ? "The catalog is not searchable on this server yet." : "Loading…",
     card: (s) => titleCard(s.content_id),
@@ -318,9 +321,10 @@ async function loadRecommendations() {
     return renderRecommendations();
   }
   const { status, data } = await load("/recommendations?limit=12");
-  recommendations = { status, items: data?.items ?? [] };
+  recommendations = { status, items: data?.items ?? [], personalized: data?.personalized ?? null };
   for (const r of recommendations.items) rememberTitle(r);
   renderRecommendations();
+  renderPopular();
 }
 
 /** The most popular titles of the catalog: something to play in the first minute. */
