@@ -43,7 +43,8 @@ export const auth = {
   get signedIn() {
     return Boolean(this.accessToken);
   },
-  store({ access_token, refresh_token = null, email = null }) {
+  /** Keeps a new token pair; `email` undefined keeps the one stored (a refresh), null forgets it. */
+  store({ access_token, refresh_token = null, email }) {
     localStorage.setItem(KEYS.access, access_token);
     if (refresh_token) localStorage.setItem(KEYS.refresh, refresh_token);
     else localStorage.removeItem(KEYS.refresh);
@@ -127,7 +128,7 @@ async function renew(expiredToken) {
     });
     if (!response.ok) return null;
     const pair = await response.json();
-    auth.store({ ...pair, email: auth.email ?? undefined });
+    auth.store({ access_token: pair.access_token, refresh_token: pair.refresh_token });
     return pair.access_token;
   };
   return navigator.locks ? navigator.locks.request("mg-token-refresh", work) : work();
@@ -137,7 +138,7 @@ async function renew(expiredToken) {
 export async function signIn(email, password, { register = false } = {}) {
   if (register) await api("POST", "/auth/register", { body: { email, password }, authenticate: false });
   const pair = await api("POST", "/auth/login", { body: { email, password }, authenticate: false });
-  auth.store({ ...pair, email });
+  auth.store({ access_token: pair.access_token, refresh_token: pair.refresh_token, email });
   return pair;
 }
 

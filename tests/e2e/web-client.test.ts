@@ -135,6 +135,26 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
     expectNoPageErrors();
   });
 
+  test("an access token the server refuses is renewed with the refresh token, and the user stays signed in", async (ctx) => {
+    ctx.skip(!features.accounts, "waiting for /api/v1/auth/refresh (issue 5)");
+    const page = await freshPage();
+    const { email } = await signInNewUser(page, true, "renewal");
+    const before = await page.evaluate(() => localStorage.getItem("mg.refresh_token"));
+    // As if the access token had expired: the server refuses it with 401.
+    const refused = "eyJhbGciOiJIUzI1NiJ9.e30.expired";
+    await page.evaluate((token) => localStorage.setItem("mg.access_token", token), refused);
+    await page.reload();
+    const stored = () => page.evaluate(() => localStorage.getItem("mg.access_token"));
+    await expect.poll(stored).not.toBe(refused);
+    expect(await stored()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(await page.evaluate(() => localStorage.getItem("mg.refresh_token"))).not.toBe(before);
+    // Still signed in as the same person, with the rows loaded.
+    expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(true);
+    expect(await page.locator("#who").textContent()).toBe(email);
+    await expect.poll(() => page.locator("#row-continue .row-empty").textContent()).toContain("Nothing in progress");
+    expectNoPageErrors();
+  });
+
   test("search with a typo suggests as you type, shows the corrected query and finds the film", async (ctx) => {
     ctx.skip(!features.search, "waiting for /api/v1/search and /api/v1/autocomplete (issue 4)");
     const page = await signedInPage("searcher");
