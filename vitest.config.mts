@@ -48,6 +48,20 @@ export default defineConfig({
       // Fault tests cut the database off; they run alone, after the others, on their own database,
       // one file at a time (one file's outage must not fail another's writes).
       workerProject("faults", ["tests/faults/**/*.test.ts"], 1, { fileParallelism: false }),
+      // The web client in headless Chromium against a whole local stack; last, one file at a time.
+      {
+        test: {
+          name: "e2e",
+          include: ["tests/e2e/**/*.test.ts"],
+          environment: "node",
+          sequence: { groupOrder: 2 },
+          fileParallelism: false,
+          // What a page shows after a network round trip: poll for it, generously on a busy machine.
+          expect: { poll: { timeout: 15_000, interval: 100 } },
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

@@ -1,14 +1,16 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { requireUser } from "./auth";
+import { familyCheckProblem, requireUser } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
+import { authRoutes } from "./routes/auth";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { eventSchemaRoutes } from "./routes/events";
+import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { profileRoutes } from "./routes/profile";
@@ -27,6 +29,8 @@ const api = new OpenAPIHono<App>()
   .route("/", deviceRoutes)
   .route("/", recommendationRoutes)
   .route("/", profileRoutes)
+  .route("/", authRoutes)
+  .route("/", experimentRoutes)
   .route("/", deadLetterRoutes);
 
 export const app = new OpenAPIHono<App>();
@@ -53,12 +57,15 @@ app
     return c.json({ at: await userState(c).ping() });
   })
   .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
-  .onError((error) => {
+  .onError(async (error, c) => {
     if (error instanceof HttpProblem) return problemResponse(error.toProblem(), error.extra.headers);
     if (error instanceof HTTPException) {
       const status = error.status >= 400 && error.status < 500 ? error.status : 400;
       return problemResponse(new HttpProblem(status, "bad-request", error.message || "bad request").toProblem());
     }
+    // A call to the user's object refused by the token-family check: answer with the check's reason.
+    const refused = await familyCheckProblem(c);
+    if (refused) return problemResponse(refused.toProblem(), refused.extra.headers);
     if (error instanceof ConfigError) {
       console.error(error.message);
       return problemResponse(

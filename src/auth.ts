@@ -1,11 +1,13 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "./config";
-import { type App, type Caller, configOf } from "./env";
+import type { UserState } from "./durable/user-state";
+import { type App, type Caller, configOf, type Env } from "./env";
 import { HttpProblem } from "./problem";
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
-const secretCache = new Map<string, Uint8Array>();
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
 function unauthorized(detail: string): HttpProblem {
   return new HttpProblem(401, "unauthorized", detail, {
@@ -13,9 +15,31 @@ function unauthorized(detail: string): HttpProblem {
   });
 }
 
+const revokedProblem = () =>
+  new HttpProblem(401, "token-revoked", "this access token's family has been revoked; sign in again", {
+    headers: { "www-authenticate": 'Bearer realm="media-gateway", error="invalid_token"' },
+  });
+
+/** The HS256 key of JWT_SECRET, imported into WebCrypto once per isolate. */
+export function hmacKey(config: Config): Promise<CryptoKey> {
+  const secret = config.JWT_SECRET;
+  if (!secret) return Promise.reject(new Error("JWT_SECRET is not set"));
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 /**
- * Verifies an access token: HS256 with JWT_SECRET, or the keys of JWT_JWKS_URL for an outside
- * identity provider. Only the expected algorithms are accepted (never `none`).
+ * Verifies an access token: HS256 with JWT_SECRET (the tokens this service issues), or the keys
+ * of JWT_JWKS_URL for an outside identity provider. Only the expected algorithms are accepted
+ * (never `none`, never HS256 against a public key). Checks the signature and claims only: the
+ * family check is the middleware's, because it needs the user's Durable Object.
  */
 export async function verifyAccessToken(config: Config, token: string): Promise<Caller> {
   const options = {
@@ -25,21 +49,17 @@ export async function verifyAccessToken(config: Config, token: string): Promise<
   };
   let payload: JWTPayload;
   try {
-    if (config.JWT_JWKS_URL) {
-      let keys = jwksCache.get(config.JWT_JWKS_URL);
+    const { alg } = decodeProtectedHeader(token);
+    if (config.JWT_SECRET && (alg === "HS256" || !config.JWT_JWKS_URL)) {
+      ({ payload } = await jwtVerify(token, await hmacKey(config), { ...options, algorithms: ["HS256"] }));
+    } else {
+      const url = config.JWT_JWKS_URL as string;
+      let keys = jwksCache.get(url);
       if (!keys) {
-        keys = createRemoteJWKSet(new URL(config.JWT_JWKS_URL));
-        jwksCache.set(config.JWT_JWKS_URL, keys);
+        keys = createRemoteJWKSet(new URL(url));
+        jwksCache.set(url, keys);
       }
       ({ payload } = await jwtVerify(token, keys, { ...options, algorithms: ["RS256", "ES256", "EdDSA", "PS256"] }));
-    } else {
-      const secret = config.JWT_SECRET as string;
-      let key = secretCache.get(secret);
-      if (!key) {
-        key = new TextEncoder().encode(secret);
-        secretCache.set(secret, key);
-      }
-      ({ payload } = await jwtVerify(token, key, { ...options, algorithms: ["HS256"] }));
     }
   } catch (error) {
     const code = (error as { code?: string }).code ?? "";
@@ -47,6 +67,9 @@ export async function verifyAccessToken(config: Config, token: string): Promise<
   }
   if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 256) {
     throw unauthorized("the access token has no usable subject");
+  }
+  if (payload.fid !== undefined && (typeof payload.fid !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(payload.fid))) {
+    throw unauthorized("the access token's family id is not valid");
   }
   return {
     sub: payload.sub,
@@ -65,19 +88,165 @@ function bearer(header: string | undefined): string | undefined {
   return match[1];
 }
 
-/** Requires a valid access token; the caller is `c.var.caller`. */
+// ---- the family check ----
+
+type UserStateStub = DurableObjectStub<UserState>;
+interface FamilyGate {
+  /** The caller's UserState, with every call pipelined behind the family check. */
+  state: UserStateStub;
+  /** Settles when the check is done: rejects with the 401 when the family is revoked. */
+  checked: Promise<void>;
+  /** Releases the handle on the user's object (held otherwise until the request context ends). */
+  close(): void;
+}
+
+const gates = new WeakMap<Context<App>, FamilyGate>();
+
+/** Symbol.dispose (in workerd; not yet in this TypeScript lib). */
+const DISPOSE = (Symbol as unknown as { dispose: symbol }).dispose;
+type RpcHandle = Record<symbol, (() => void) | undefined>;
+
+/** The check could not be made (the user's object did not answer): refuse rather than guess. */
+const checkUnavailable = () =>
+  new HttpProblem(503, "token-check-unavailable", "the access token could not be checked right now; retry", {
+    headers: { "retry-after": "1" },
+  });
+
+/**
+ * Starts the family check of a token we issued (tokens without `fid`, from an outside identity
+ * provider or the dev token script, have no family). The check is the user's Durable Object
+ * answering `authorize`: a Set lookup there, and no Postgres. Calls made through `gate.state`
+ * are pipelined on it (Cap'n Proto promise pipelining), so on routes that call the user's
+ * object anyway it adds no round trip, and a revoked family's call never runs.
+ */
+function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
+  if (!caller.fid) return null;
+  const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub));
+  const access = stub.authorize(caller.sub, caller.fid);
+  let handle: RpcHandle | null = null;
+  const checked = Promise.resolve(access).then(
+    (resolved) => {
+      if (resolved === null) throw revokedProblem();
+      handle = resolved as unknown as RpcHandle;
+    },
+    (error: unknown) => {
+      console.error("family check failed", String(error));
+      throw checkUnavailable();
+    },
+  );
+  checked.catch(() => {}); // awaited later by the middleware; not an unhandled rejection meanwhile
+  const pipelined = access as unknown as UserStateStub;
+  const state = new Proxy(pipelined, {
+    get(target, property) {
+      // fetch (WebSocket upgrades) cannot ride an RPC handle: wait for the check, then go direct.
+      if (property === "fetch") {
+        return async (...args: Parameters<UserStateStub["fetch"]>) => {
+          await checked;
+          return stub.fetch(...args);
+        };
+      }
+      return (target as unknown as Record<PropertyKey, unknown>)[property];
+    },
+  });
+  const close = () => {
+    (handle as RpcHandle | null)?.[DISPOSE]?.();
+    handle = null;
+  };
+  const gate = { state, checked, close };
+  gates.set(c, gate);
+  return gate;
+}
+
+/**
+ * The 401 (revoked) or 503 (not checked) of this request's family check, or null when it passed
+ * or there is none. A call pipelined on a refused check fails with an RPC TypeError; the app's
+ * error handler asks this to answer with the reason instead of a 500.
+ */
+export async function familyCheckProblem(c: Context<App>): Promise<HttpProblem | null> {
+  const gate = gates.get(c);
+  if (!gate) return null;
+  return gate.checked.then(
+    () => null,
+    (problem: HttpProblem) => problem,
+  );
+}
+
+/**
+ * The family check on its own, awaited: for a route that verifies a token itself and then hands
+ * the request to the user's object whole (the WebSocket upgrade, which cannot ride an RPC handle).
+ */
+export async function requireActiveFamily(env: Env, caller: Caller): Promise<void> {
+  if (!caller.fid) return;
+  let revoked: boolean;
+  try {
+    revoked = await env.USER_STATE.get(env.USER_STATE.idFromName(caller.sub)).familyRevoked(caller.sub, caller.fid);
+  } catch (error) {
+    console.error("family check failed", String(error));
+    throw checkUnavailable();
+  }
+  if (revoked) throw revokedProblem();
+}
+
+/** The caller's UserState stub, pipelined behind the family check when the token has a family. */
+export function callerUserState(c: Context<App>): UserStateStub {
+  const gate = gates.get(c);
+  if (gate) return gate.state;
+  return c.env.USER_STATE.get(c.env.USER_STATE.idFromName(c.var.caller.sub));
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Verifies the token, then runs the handler under the family check:
+ * - a safe method (GET), or a route whose effects all go through the user's Durable Object
+ *   (`requireUserState`), runs alongside the check; its response is only released once the check
+ *   passed, and its calls to the object are refused with the check;
+ * - any other route waits for the check first, because it may change things elsewhere.
+ */
+async function authenticate(c: Context<App>, next: () => Promise<void>, token: string, ridesOnUserState: boolean) {
+  const caller = await verifyAccessToken(configOf(c.env), token);
+  c.set("caller", caller);
+  const gate = openGate(c, caller);
+  if (!gate) return next();
+  try {
+    if (!ridesOnUserState && !SAFE_METHODS.has(c.req.method)) {
+      await gate.checked;
+      return await next();
+    }
+    await next();
+    try {
+      await gate.checked;
+    } catch (error) {
+      c.res = undefined; // the handler's response must not leak a single header
+      throw error;
+    }
+  } finally {
+    gate.close();
+  }
+}
+
+/** Requires a valid, unrevoked access token; the caller is `c.var.caller`. */
 export const requireUser = createMiddleware<App>(async (c, next) => {
   const token = bearer(c.req.header("authorization"));
   if (!token) throw unauthorized("an access token is required");
-  c.set("caller", await verifyAccessToken(configOf(c.env), token));
-  await next();
+  await authenticate(c, next, token, false);
 });
 
-/** Accepts a request without a token; a token that is present must be valid. */
+/**
+ * `requireUser` for routes whose every effect goes through the caller's UserState (via
+ * `userState(c)`): the family check rides on that call for every method, writes included.
+ */
+export const requireUserState = createMiddleware<App>(async (c, next) => {
+  const token = bearer(c.req.header("authorization"));
+  if (!token) throw unauthorized("an access token is required");
+  await authenticate(c, next, token, true);
+});
+
+/** Accepts a request without a token; a token that is present must be valid and unrevoked. */
 export const optionalUser = createMiddleware<App>(async (c, next) => {
   const token = bearer(c.req.header("authorization"));
-  if (token) c.set("caller", await verifyAccessToken(configOf(c.env), token));
-  await next();
+  if (!token) return next();
+  await authenticate(c, next, token, false);
 });
 
 export const requireAdmin = createMiddleware<App>(async (c, next) => {

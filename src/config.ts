@@ -51,6 +51,18 @@ export const configSchema = z
     RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(120),
     PROFILE_HALF_LIFE_DAYS: z.coerce.number().positive().default(30),
+
+    // Accounts and experiments (issue 5).
+    /** Login/register attempts per client address: a burst, then this many per minute. */
+    AUTH_IP_BURST: z.coerce.number().int().min(1).default(20),
+    AUTH_IP_PER_MINUTE: z.coerce.number().min(0.01).default(10),
+    /** Login/register attempts per account (email), whatever the address: a burst, then this many per hour. */
+    AUTH_ACCOUNT_BURST: z.coerce.number().int().min(1).default(10),
+    AUTH_ACCOUNT_PER_HOUR: z.coerce.number().min(0.01).default(20),
+    /** Token families and refresh tokens are deleted this long after they stopped being usable. */
+    TOKEN_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
+    /** How long an isolate serves experiment definitions from memory before reloading them. */
+    EXPERIMENT_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
     /** Exposes /api/v1/_bench/ping (a bare Durable Object round trip) for `npm run bench`. */
     BENCH_ROUTES: z
       .enum(["true", "false"])

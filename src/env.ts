@@ -1,11 +1,14 @@
 import type { Context } from "hono";
 import { type Config, parseConfig } from "./config";
+import type { RateLimiter } from "./durable/rate-limiter";
 import type { UserState } from "./durable/user-state";
 import type { EventEnvelope } from "./events/envelope";
 
 /** The Worker's bindings: what wrangler.toml declares plus the variables of `configSchema`. */
 export interface Env {
   USER_STATE: DurableObjectNamespace<UserState>;
+  /** Token buckets for login and register, one object per client address or account. */
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   EVENTS: Queue<EventEnvelope>;
   SEARCH_KV: KVNamespace;
   ASSETS: Fetcher;

@@ -5,7 +5,7 @@ declare global {
   namespace Cloudflare {
     interface GlobalProps {
       mainModule: typeof import("./index");
-      durableNamespaces: "UserState";
+      durableNamespaces: "UserState" | "RateLimiter";
     }
     interface Env extends WorkerEnv {}
   }

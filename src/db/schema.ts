@@ -9,11 +9,13 @@ import {
   jsonb,
   pgTable,
   pgView,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import { DEVICE_TYPES } from "../domain/device";
+import type { Allocation, VariantWeight } from "../domain/experiments";
 import type { ProfileAnchor, ProfileWeights } from "../domain/profile";
 
 /** One row per (user, content): the latest progress the user's Durable Object reported. */
@@ -249,4 +251,86 @@ export const profileJobs = pgTable(
     finishedAt: timestamp("finished_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("profile_jobs_user_recent").on(t.userId, t.finishedAt.desc())],
+);
+
+// ---- Accounts, token families, experiments (issue 5) ----
+
+/** Accounts that sign in with email and password; `id` is the `sub` of their access tokens. */
+export const users = pgTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    /** Normalized (NFKC, trimmed, lower case): one account per address however it is typed. */
+    email: text("email").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    role: text("role", { enum: ["user", "admin"] })
+      .notNull()
+      .default("user"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("users_email").on(t.email), check("users_role", sql`${t.role} in ('user', 'admin')`)],
+);
+
+/** One login and every token rotated from it; revoking it refuses all of them. */
+export const tokenFamilies = pgTable(
+  "token_families",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    /** The expiry of the family's newest refresh token: after it, nothing in the family is usable. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    /** logout, revoked-by-owner, revoked-by-admin, refresh-token-reuse */
+    revokedReason: text("revoked_reason"),
+  },
+  (t) => [index("token_families_user").on(t.userId), index("token_families_expires").on(t.expiresAt)],
+);
+
+/** Refresh tokens, stored only as the SHA-256 of the token; a spent one is kept to detect replays. */
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    familyId: text("family_id")
+      .notNull()
+      .references(() => tokenFamilies.id, { onDelete: "cascade" }),
+    userId: text("user_id").notNull(),
+    issuedAt: timestamp("issued_at", { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    spentAt: timestamp("spent_at", { withTimezone: true }),
+  },
+  (t) => [index("refresh_tokens_family").on(t.familyId), index("refresh_tokens_expires").on(t.expiresAt)],
+);
+
+/** A/B experiments: variants with weights and the bucket ranges they own (kept stable across edits). */
+export const experiments = pgTable("experiments", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  variants: jsonb("variants").$type<VariantWeight[]>().notNull(),
+  allocation: jsonb("allocation").$type<Allocation>().notNull(),
+  active: boolean("active").notNull().default(true),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Who saw which variant, from `experiment-exposure` events; the latest exposure (by HLC) wins. */
+export const experimentAssignments = pgTable(
+  "experiment_assignments",
+  {
+    experimentId: text("experiment_id").notNull(),
+    userId: text("user_id").notNull(),
+    variant: text("variant").notNull(),
+    bucket: integer("bucket").notNull(),
+    firstExposedAt: timestamp("first_exposed_at", { withTimezone: true }).notNull(),
+    exposedAt: timestamp("exposed_at", { withTimezone: true }).notNull(),
+    hlc: text("hlc").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.experimentId, t.userId] }),
+    index("experiment_assignments_variant").on(t.experimentId, t.variant),
+    index("experiment_assignments_user").on(t.userId),
+  ],
 );

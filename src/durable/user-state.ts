@@ -1,4 +1,4 @@
-import { DurableObject } from "cloudflare:workers";
+import { DurableObject, RpcTarget } from "cloudflare:workers";
 import type { Config } from "../config";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { decodeHlc, encodeHlc, type Hlc, HlcClock } from "../domain/hlc";
@@ -9,8 +9,10 @@ import { type EventEnvelope, makeEvent, PROFILE_JOB_EVENTS, type ProfileJobKind 
 import { type Outcome, type Refusal, RefusedError, refusal, toProblem } from "../outcome";
 import { problemResponse } from "../problem";
 import { ChangeLog } from "./change-log";
+import { type Exposure, ExposureStore } from "./exposures";
 import { Outbox } from "./outbox";
 import { type PlaybackState, PlaybackStore, type ProgressItem } from "./playback";
+import { RevokedFamilies } from "./revocations";
 import { type Device, type DeviceInput, type OpStatus, SyncStore, type WatchlistItem } from "./sync";
 
 /** The server replica's node id in every HLC it stamps. */
@@ -157,6 +159,39 @@ export class UserState extends DurableObject<Env> {
       this.outbox.append(makeEvent(PROFILE_JOB_EVENTS[kind], userId, hlc, { job_id: job.job_id }, new Date(now)));
       return job;
     });
+  }
+
+  // ---- RPC: token families and experiment exposures ----
+
+  /**
+   * The gate every request with one of our access tokens passes: null when the token's family is
+   * revoked (an answer, not an exception: a replayed token must not count as an error here),
+   * otherwise a handle whose calls run on this object. The Worker pipelines its real call on that
+   * handle, so the check costs no extra round trip, and on null the pipelined call never runs.
+   */
+  async authorize(userId: string, familyId: string): Promise<UserAccess | null> {
+    this.bind(userId);
+    if (this.revokedFamilies.has(familyId)) return null;
+    return new UserAccess(this);
+  }
+
+  async familyRevoked(userId: string, familyId: string): Promise<boolean> {
+    this.bind(userId);
+    return this.revokedFamilies.has(familyId);
+  }
+
+  /** Every token of the family is refused from the next request on; false when it already was. */
+  async revokeFamily(userId: string, familyId: string, reason: string): Promise<boolean> {
+    // Never rate limited: a revocation must always get through.
+    const outcome = await this.write(userId, (now) => this.revokedFamilies.revoke(familyId, reason, now), { cost: 0 });
+    return !outcome.refused && outcome.value;
+  }
+
+  /** Records that the user saw a variant; true (and an `experiment-exposure` event) only when it is news. */
+  async recordExposure(userId: string, exposure: Exposure): Promise<boolean> {
+    // Free: reading a variant is not a write the user asked for, and repeats change nothing.
+    const outcome = await this.write(userId, (now) => this.exposures.record(exposure, now), { cost: 0 });
+    return !outcome.refused && outcome.value;
   }
 
   /** A no-op round trip: the floor every per-user request pays. */
@@ -396,6 +431,23 @@ export class UserState extends DurableObject<Env> {
 
   // ---- internals ----
 
+  private revokedFamiliesStore: RevokedFamilies | null = null;
+  private exposureStore: ExposureStore | null = null;
+
+  private get revokedFamilies(): RevokedFamilies {
+    this.revokedFamiliesStore ??= new RevokedFamilies(this.sql);
+    return this.revokedFamiliesStore;
+  }
+
+  private get exposures(): ExposureStore {
+    this.exposureStore ??= new ExposureStore(this.sql, {
+      userId: this.userId,
+      emit: (event) => this.outbox.append(event),
+      hlc: () => encodeHlc(this.tick()),
+    });
+    return this.exposureStore;
+  }
+
   private get playback(): PlaybackStore {
     if (!this.playbackStore) {
       this.playbackStore = new PlaybackStore(this.sql, {
@@ -589,6 +641,7 @@ export class UserState extends DurableObject<Env> {
     this.userId = userId;
     this.setMeta("user_id", userId);
     this.playbackStore = null;
+    this.exposureStore = null;
     this.syncStore = null;
   }
 
@@ -624,4 +677,25 @@ export class UserState extends DurableObject<Env> {
       value,
     );
   }
+}
+
+/**
+ * What `authorize` hands back: every method of UserState, running on the object that checked
+ * the family. Built from UserState's prototype, so methods added to UserState are there too.
+ */
+export class UserAccess extends RpcTarget {
+  constructor(readonly state: UserState) {
+    super();
+  }
+}
+// Not forwarded: the runtime's entry points (fetch is the WebSocket upgrade, which goes to the stub).
+const LIFECYCLE = new Set(["constructor", "fetch", "alarm", "webSocketMessage", "webSocketClose", "webSocketError"]);
+for (const name of Object.getOwnPropertyNames(UserState.prototype)) {
+  const descriptor = Object.getOwnPropertyDescriptor(UserState.prototype, name);
+  if (LIFECYCLE.has(name) || typeof descriptor?.value !== "function") continue;
+  Object.defineProperty(UserAccess.prototype, name, {
+    value(this: UserAccess, ...args: unknown[]) {
+      return (this.state as unknown as Record<string, (...a: unknown[]) => unknown>)[name]?.(...args);
+    },
+  });
 }

@@ -17,6 +17,7 @@ export interface ConsumerReport {
 
 type Progress = TypedEnvelope<"progress-changed">;
 type Cleared = TypedEnvelope<"history-cleared">;
+type Exposed = TypedEnvelope<"experiment-exposure">;
 
 /**
  * Applies one batch of events to Postgres in one transaction. Progress is coalesced per
@@ -34,6 +35,7 @@ export async function applyEventBatch(
   const syncMirror = new SyncMirror();
   const latest = new Map<string, Progress>();
   const clears = new Map<string, Cleared>();
+  const exposures = new Map<string, Exposed>();
   const dead: { messageId: string; reason: string; body: unknown }[] = [];
   const personalization = new PersonalizationWork();
 
@@ -66,6 +68,10 @@ export async function applyEventBatch(
       if (!seen || seen.hlc < event.hlc) clears.set(event.user_id, event);
     } else if (event.type === "watchlist-changed" || event.type === "device-changed") {
       syncMirror.add(event);
+    } else if (event.type === "experiment-exposure") {
+      const key = `${event.user_id}\u0000${event.data.experiment_id}`;
+      const seen = exposures.get(key);
+      if (!seen || seen.hlc < event.hlc) exposures.set(key, event);
     }
   }
 
@@ -73,6 +79,7 @@ export async function applyEventBatch(
     latest.size === 0 &&
     clears.size === 0 &&
     syncMirror.size === 0 &&
+    exposures.size === 0 &&
     dead.length === 0 &&
     personalization.size === 0
   )
@@ -90,6 +97,7 @@ export async function applyEventBatch(
       // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
       for (const event of clears.values()) await applyClear(tx, event);
       if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
+      if (exposures.size > 0) await upsertAssignments(tx, [...exposures.values()]);
       // Profiles are rebuilt from the history as this transaction leaves it.
       await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
     }),
@@ -137,6 +145,23 @@ async function applyClear(tx: Tx, event: Cleared): Promise<void> {
   await tx.execute(sql`
     UPDATE watch_history SET active = false, updated_at = now()
     WHERE user_id = ${event.user_id} AND active AND hlc COLLATE "C" <= ${before} COLLATE "C"
+  `);
+}
+
+/** Experiment assignments: one row per (experiment, user), the latest exposure by HLC; replays change nothing. */
+async function upsertAssignments(tx: Tx, events: Exposed[]): Promise<void> {
+  const col = <T>(pick: (e: Exposed) => T) => sql.param(events.map(pick));
+  await tx.execute(sql`
+    INSERT INTO experiment_assignments AS a (experiment_id, user_id, variant, bucket, first_exposed_at, exposed_at, hlc)
+    SELECT * FROM unnest(
+      ${col((e) => e.data.experiment_id)}::text[], ${col((e) => e.user_id)}::text[], ${col((e) => e.data.variant)}::text[],
+      ${col((e) => e.data.bucket)}::int[], ${col((e) => e.data.first_exposed_at)}::timestamptz[],
+      ${col((e) => e.occurred_at)}::timestamptz[], ${col((e) => e.hlc)}::text[]
+    )
+    ON CONFLICT (experiment_id, user_id) DO UPDATE SET
+      variant = excluded.variant, bucket = excluded.bucket, exposed_at = excluded.exposed_at, hlc = excluded.hlc,
+      first_exposed_at = least(a.first_exposed_at, excluded.first_exposed_at)
+    WHERE a.hlc COLLATE "C" < excluded.hlc COLLATE "C"
   `);
 }
 

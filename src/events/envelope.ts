@@ -89,6 +89,17 @@ export const eventDataSchemas = {
   },
   "progress-changed": { version: 1, data: progressData },
   "history-cleared": { version: 1, data: z.object({ before_hlc: z.string().regex(HLC_PATTERN) }) },
+  /** A user was first shown a variant of an experiment (again only if a weight change moved them). */
+  "experiment-exposure": {
+    version: 1,
+    data: z.object({
+      experiment_id: z.string().min(1).max(128),
+      variant: z.string().min(1).max(64),
+      bucket: z.number().int().min(0).max(9999),
+      /** When the user was first exposed to this experiment, in any variant. */
+      first_exposed_at: z.string(),
+    }),
+  },
   "watchlist-changed": { version: 1, data: watchlistData },
   "device-changed": { version: 1, data: deviceData },
   "profile-rebuild-requested": { version: 1, data: profileJobData },

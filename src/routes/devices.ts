@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser } from "../auth";
+import { requireUserState } from "../auth";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { DEVICE_TYPES } from "../domain/device";
 import { unwrap } from "../outcome";
@@ -61,8 +61,8 @@ const deviceBody = z
 const deviceParams = z.object({ device_id: resourceId("device_id") });
 
 const base = router();
-base.use("/devices", requireUser);
-base.use("/devices/*", requireUser);
+base.use("/devices", requireUserState);
+base.use("/devices/*", requireUserState);
 
 export const deviceRoutes = base
   .openapi(

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser } from "../auth";
+import { requireUserState } from "../auth";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { unwrap } from "../outcome";
 import { HttpProblem, notFound } from "../problem";
@@ -40,10 +40,10 @@ function afterCursor(cursor: string | undefined) {
 }
 
 const base = router();
-base.use("/resume/*", requireUser);
-base.use("/continue-watching", requireUser);
-base.use("/history", requireUser);
-base.use("/history/*", requireUser);
+base.use("/resume/*", requireUserState);
+base.use("/continue-watching", requireUserState);
+base.use("/history", requireUserState);
+base.use("/history/*", requireUserState);
 
 export const historyRoutes = base
   .openapi(

@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { callerUserState } from "../auth";
 import type { App, AppContext } from "../env";
 import { validationProblem } from "../problem";
 
@@ -11,9 +12,12 @@ export function router() {
   });
 }
 
-/** The caller's own Durable Object. The id comes from the verified token only, never the request. */
+/**
+ * The caller's own Durable Object. The id comes from the verified token only, never the request;
+ * for a token with a family, calls ride behind the revocation check (see `callerUserState`).
+ */
 export function userState(c: AppContext) {
-  return c.env.USER_STATE.get(c.env.USER_STATE.idFromName(c.var.caller.sub));
+  return callerUserState(c);
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;

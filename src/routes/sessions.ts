@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser } from "../auth";
+import { requireUserState } from "../auth";
 import { unwrap } from "../outcome";
 import { HttpProblem, notFound } from "../problem";
 import { errorResponses, resourceId, router, userState } from "./router";
@@ -48,8 +48,8 @@ const sessionParams = z.object({
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
 const base = router();
-base.use("/sessions", requireUser);
-base.use("/sessions/*", requireUser);
+base.use("/sessions", requireUserState);
+base.use("/sessions/*", requireUserState);
 
 export const sessionRoutes = base
   .openapi(

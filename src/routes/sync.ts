@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser, verifyAccessToken } from "../auth";
+import { requireActiveFamily, requireUserState, verifyAccessToken } from "../auth";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { DEVICE_TYPES } from "../domain/device";
 import { HLC_PATTERN, parseHlc } from "../domain/hlc";
@@ -195,7 +195,7 @@ for (const path of [
   "/sync/progress",
   "/sync/progress/*",
 ]) {
-  base.use(path, requireUser);
+  base.use(path, requireUserState);
 }
 
 export const syncRoutes = base
@@ -402,6 +402,7 @@ export const syncRoutes = base
       }
       const { token, protocol } = websocketToken(c, query.access_token);
       const caller = await verifyAccessToken(c.var.config, token);
+      await requireActiveFamily(c.env, caller);
       const since = syncSeq(query.since, "since");
       const target = new URL("https://user-state/sync/ws");
       if (query.device_id) target.searchParams.set("device_id", query.device_id);

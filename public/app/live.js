@@ -1,0 +1,95 @@
+/**
+ * The live sync socket: the server pushes every change of this user made on another device.
+ * Reconnects with backoff and resumes from the last cursor, so nothing is missed while away.
+ */
+import { api, auth } from "./api.js";
+import { tokenSecondsLeft } from "./format.js";
+
+const PING_MS = 25_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export class LiveSync extends EventTarget {
+  constructor(deviceId) {
+    super();
+    this.deviceId = deviceId;
+    this.cursor = null;
+    this.status = "offline";
+    this.socket = null;
+    this.attempts = 0;
+    this.stopped = true;
+    this.timers = { ping: null, retry: null };
+  }
+
+  start() {
+    this.stopped = false;
+    void this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.timers.ping);
+    clearTimeout(this.timers.retry);
+    this.socket?.close(1000, "signed out");
+    this.socket = null;
+    this.setStatus("offline");
+  }
+
+  async connect() {
+    if (this.stopped) return;
+    // A token about to expire is renewed first: the socket cannot answer 401 and retry.
+    const left = tokenSecondsLeft(auth.accessToken);
+    if (left !== null && left < 30) await api("GET", "/devices?limit=1").catch(() => {});
+    const token = auth.accessToken;
+    if (!token || this.stopped) return;
+    this.setStatus("connecting");
+    const params = new URLSearchParams({ device_id: this.deviceId });
+    if (this.cursor) params.set("since", this.cursor);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    // Browsers cannot set headers on a WebSocket: the token travels as a subprotocol, not in the URL.
+    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/sync/ws?${params}`, ["bearer", token]);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.attempts = 0;
+      this.setStatus("live");
+      clearInterval(this.timers.ping);
+      this.timers.ping = setInterval(() => socket.readyState === WebSocket.OPEN && socket.send("ping"), PING_MS);
+    });
+    socket.addEventListener("message", (event) => this.receive(socket, event.data));
+    socket.addEventListener("close", () => {
+      if (this.socket !== socket) return;
+      clearInterval(this.timers.ping);
+      this.socket = null;
+      if (this.stopped) return;
+      this.setStatus("offline");
+      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** this.attempts++) * (0.75 + Math.random() / 2);
+      this.timers.retry = setTimeout(() => void this.connect(), delay);
+    });
+  }
+
+  receive(socket, data) {
+    if (data === "pong") return;
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (message.type === "hello") {
+      this.cursor = message.cursor;
+      this.dispatchEvent(new CustomEvent("hello", { detail: message }));
+    } else if (message.type === "change" || message.type === "sync") {
+      this.cursor = message.cursor;
+      this.dispatchEvent(new CustomEvent("change", { detail: message }));
+      // Telling the server what this device has lets it forget tombstones sooner.
+      socket.send(JSON.stringify({ type: "ack", cursor: message.cursor }));
+    } else if (message.type === "error") {
+      console.warn("live sync:", message.detail);
+    }
+  }
+
+  setStatus(status) {
+    if (this.status === status) return;
+    this.status = status;
+    this.dispatchEvent(new CustomEvent("status", { detail: status }));
+  }
+}

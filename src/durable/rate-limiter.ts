@@ -1,0 +1,59 @@
+import { DurableObject } from "cloudflare:workers";
+import { type BucketRule, type BucketState, takeToken } from "../domain/token-bucket";
+import type { Env } from "../env";
+
+export interface RateDecision {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
+
+/**
+ * One token bucket per key (a client address, an account), named `idFromName(key)`. The bucket
+ * lives in SQLite so a restart does not hand an attacker a fresh burst; once it would be full
+ * again the object deletes its storage, so idle keys cost nothing.
+ */
+export class RateLimiter extends DurableObject<Env> {
+  private state: BucketState | null = null;
+  private tableReady = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.ensureTable();
+    const row = ctx.storage.sql
+      .exec<{ tokens: number; updated_at: number }>("SELECT tokens, updated_at FROM bucket")
+      .toArray()[0];
+    this.state = row ? { tokens: row.tokens, updatedAt: row.updated_at } : null;
+  }
+
+  async take(rule: BucketRule, cost = 1): Promise<RateDecision> {
+    this.ensureTable();
+    const now = Date.now();
+    const decision = takeToken(this.state, now, rule, cost);
+    this.state = decision.state;
+    this.ctx.storage.sql.exec(
+      "INSERT INTO bucket (id, tokens, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at",
+      decision.state.tokens,
+      decision.state.updatedAt,
+    );
+    const fullAt = now + Math.ceil(((rule.burst - decision.state.tokens) / rule.perSecond) * 1000);
+    await this.ctx.storage.setAlarm(fullAt);
+    return { allowed: decision.allowed, retryAfterSeconds: decision.retryAfterSeconds };
+  }
+
+  /** The bucket is full again: forget the key entirely. */
+  override async alarm(): Promise<void> {
+    this.state = null;
+    this.tableReady = false;
+    await this.ctx.storage.deleteAll();
+  }
+
+  private ensureTable(): void {
+    if (this.tableReady) return;
+    this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS bucket (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      tokens REAL NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`);
+    this.tableReady = true;
+  }
+}
