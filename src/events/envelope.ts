@@ -6,6 +6,8 @@ import { HLC_PATTERN } from "../domain/hlc";
 const NO_NUL = /^[^\u0000]*$/;
 /** Text Postgres can store (no NUL), so a decoded event never fails in SQL and blocks its batch. */
 export const eventText = (max = 256) => z.string().min(1).max(max).regex(NO_NUL, "must not contain NUL");
+/** Free text (may be empty) Postgres can store. */
+export const eventString = z.string().max(4096).regex(NO_NUL, "must not contain NUL");
 /** ISO-8601 UTC (or with an offset); Postgres' timestamptz takes it as is. */
 export const eventTimestamp = z.iso.datetime({ offset: true });
 /** Seconds as float8: finite, non-negative, no larger than ten years. */
@@ -43,12 +45,12 @@ const hlcText = z.string().regex(HLC_PATTERN);
 
 /** One watchlist element after a change: every tag the object still holds, live or removed. */
 const watchlistData = z.object({
-  content_id: z.string(),
+  content_id: eventText(),
   /** Whether the element is in the effective watchlist. */
   present: z.boolean(),
   entries: z.array(
     z.object({
-      tag: z.string(),
+      tag: eventText(),
       /** null while only a remove that observed the tag has arrived. */
       added_hlc: hlcText.nullable(),
       /** null while the tag is live. */
@@ -58,19 +60,19 @@ const watchlistData = z.object({
 });
 
 const deviceData = z.object({
-  device_id: z.string(),
+  device_id: eventText(),
   device_type: z.enum(DEVICE_TYPES),
-  platform: z.string(),
+  platform: eventString,
   capabilities: z.record(z.string(), z.unknown()),
-  app_version: z.string(),
-  device_name: z.string(),
-  last_seen: z.string(),
+  app_version: eventString,
+  device_name: eventString,
+  last_seen: eventTimestamp,
   is_online: z.boolean(),
   /** true once the user removed the device. */
   deleted: z.boolean(),
 });
 // Personalization jobs (issue 6): asked for through the user's outbox, run by the queue consumer.
-const profileJobData = z.object({ job_id: z.string().min(1).max(128) });
+const profileJobData = z.object({ job_id: eventText(128) });
 export type ProfileJobKind = "profile-rebuild" | "adapter-train";
 export const PROFILE_JOB_EVENTS = {
   "profile-rebuild": "profile-rebuild-requested",
@@ -93,11 +95,11 @@ export const eventDataSchemas = {
   "experiment-exposure": {
     version: 1,
     data: z.object({
-      experiment_id: z.string().min(1).max(128),
-      variant: z.string().min(1).max(64),
+      experiment_id: eventText(128),
+      variant: eventText(64),
       bucket: z.number().int().min(0).max(9999),
       /** When the user was first exposed to this experiment, in any variant. */
-      first_exposed_at: z.string(),
+      first_exposed_at: eventTimestamp,
     }),
   },
   "watchlist-changed": { version: 1, data: watchlistData },
