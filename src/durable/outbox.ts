@@ -3,6 +3,7 @@ import type { EventEnvelope } from "../events/envelope";
 /** Queues limits: 100 messages and 256 KB per sendBatch. Stay below both. */
 const MAX_BATCH_MESSAGES = 100;
 const MAX_BATCH_BYTES = 200_000;
+const utf8 = new TextEncoder();
 /** Batches sent per alarm run before yielding to requests; the alarm runs again at once. */
 const MAX_BATCHES_PER_RUN = 20;
 
@@ -62,9 +63,11 @@ export class Outbox {
       const batch: typeof rows = [];
       let bytes = 0;
       for (const row of rows) {
-        if (batch.length > 0 && bytes + row.body.length > MAX_BATCH_BYTES) break;
+        // Bytes of UTF-8, not string length: non-Latin text is up to 3 bytes per character.
+        const size = utf8.encode(row.body).length;
+        if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) break;
         batch.push(row);
-        bytes += row.body.length;
+        bytes += size;
       }
       try {
         await queue.sendBatch(
