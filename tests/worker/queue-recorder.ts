@@ -13,7 +13,7 @@ export interface SentBatch {
  * recorded and forwarded, or refused while `down` (a queue outage as the outbox sees it).
  */
 export async function recordQueue(stub: DurableObjectStub<UserState>) {
-  const recorder = { sent: [] as SentBatch[], refused: 0, down: false };
+  const recorder = { sent: [] as SentBatch[], refused: 0, down: false, errors: [] as string[] };
   await runInDurableObject(stub, (instance) => {
     const target = instance as unknown as { env: { EVENTS: Queue<EventEnvelope> } };
     const real = target.env.EVENTS;
@@ -26,7 +26,12 @@ export async function recordQueue(stub: DurableObjectStub<UserState>) {
         }
         const events = [...messages].map((m) => m.body);
         const bytes = events.reduce((sum, e) => sum + new TextEncoder().encode(JSON.stringify(e)).length, 0);
-        await real.sendBatch(messages, options);
+        try {
+          await real.sendBatch(messages, options);
+        } catch (error) {
+          recorder.errors.push(`${events.length} messages, ${bytes} bytes: ${String(error)}`);
+          throw error;
+        }
         recorder.sent.push({ events, bytes });
         return undefined as never;
       },
