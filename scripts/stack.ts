@@ -27,6 +27,8 @@ export interface StackOptions {
   persistTo?: string;
   /** Use this Postgres instead of the embedded one. */
   databaseUrl?: string;
+  /** Let database sessions take turns in the proxy (needed for PGlite); by default only for the embedded one. */
+  serializeDatabase?: boolean;
   /** Extra Worker variables (e.g. shorter timers for tests). */
   vars?: Record<string, string>;
   /** Print wrangler's output. */
@@ -81,7 +83,10 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Stack
     databaseUrl = embedded.url;
     log(`postgres  embedded PGlite on 127.0.0.1:${embedded.port}, data in ${dataDir}`);
   }
-  const proxy = await startWsProxy({ port: options.proxyPort ?? (await freePort()), serialize: embedded !== null });
+  const proxy = await startWsProxy({
+    port: options.proxyPort ?? (await freePort()),
+    serialize: options.serializeDatabase ?? embedded !== null,
+  });
   try {
     await migrateDatabase(databaseUrl);
     const { items } = await seedCatalog(databaseUrl);
