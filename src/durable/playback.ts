@@ -441,6 +441,13 @@ export class PlaybackStore {
     );
   }
 
+  /** Emits every register again as it stands (live or removed), at its own HLC: replays change nothing. */
+  reemitAll(): number {
+    const rows = this.sql.exec<{ content_id: string }>("SELECT content_id FROM progress ORDER BY content_id").toArray();
+    for (const { content_id } of rows) this.emitProgress(content_id);
+    return rows.length;
+  }
+
   private emitProgress(contentId: string): void {
     const row = this.progressRow(contentId);
     if (!row) return;

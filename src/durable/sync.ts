@@ -249,6 +249,11 @@ export class SyncStore {
     const seq = this.ctx.changed("watchlist", contentId, latest);
     // The seq of the change that tombstoned a tag: once every device has synced past it, it can go.
     for (const tag of tombstoned) this.sql.exec("UPDATE watchlist SET removed_seq = ? WHERE tag = ?", seq, tag);
+    this.emitWatchlist(contentId, entries, latest, now);
+    return true;
+  }
+
+  private emitWatchlist(contentId: string, entries: OrSetEntry[], latest: string, now: number): void {
     this.ctx.emit(
       makeEvent(
         "watchlist-changed",
@@ -262,7 +267,25 @@ export class SyncStore {
         new Date(now),
       ),
     );
-    return true;
+  }
+
+  /**
+   * Emits every watchlist element and device again as they stand, so that a Postgres that lost
+   * events (a restored backup, a local queue killed with its backlog) catches up. Watchlist tags
+   * keep their stamps; devices get a new one, which only wins over older mirror rows.
+   */
+  reemitAll(now: number): { watchlist: number; devices: number } {
+    const contents = this.sql
+      .exec<{ content_id: string }>("SELECT DISTINCT content_id FROM watchlist ORDER BY content_id")
+      .toArray();
+    for (const { content_id } of contents) {
+      const entries = this.entries(content_id);
+      const latest = entries.reduce<string | null>((max, e) => laterHlc(laterHlc(max, e.added), e.removed), null) ?? "";
+      this.emitWatchlist(content_id, entries, latest, now);
+    }
+    const devices = this.sql.exec<{ device_id: string }>("SELECT device_id FROM devices ORDER BY device_id").toArray();
+    for (const { device_id } of devices) this.emitDevice(device_id, now, false);
+    return { watchlist: contents.length, devices: devices.length };
   }
 
   private entries(contentId: string): OrSetEntry[] {

@@ -195,6 +195,16 @@ export class UserState extends DurableObject<Env> {
   }
 
   /** A no-op round trip: the floor every per-user request pays. */
+  /**
+   * Puts the current state of every progress register, watchlist element and device in the
+   * outbox again (issue 7: an operator's repair when Postgres lost events). Not rate limited.
+   */
+  async reemit(userId: string) {
+    return this.write(userId, (now) => ({ progress: this.playback.reemitAll(), ...this.sync.reemitAll(now) }), {
+      cost: 0,
+    });
+  }
+
   async ping(): Promise<number> {
     return Date.now();
   }
