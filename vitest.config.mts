@@ -48,6 +48,18 @@ export default defineConfig({
       // Fault tests cut the database off; they run alone, after the others, on their own database,
       // one file at a time (one file's outage must not fail another's writes).
       workerProject("faults", ["tests/faults/**/*.test.ts"], 1, { fileParallelism: false }),
+      // The whole local stack in child processes, killed and restarted; last, one file at a time.
+      {
+        test: {
+          name: "system",
+          include: ["tests/system/**/*.test.ts"],
+          environment: "node",
+          sequence: { groupOrder: 3 },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+        },
+      },
       // The web client in headless Chromium against a whole local stack; last, one file at a time.
       {
         test: {

@@ -6,9 +6,9 @@ import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
 import { authRoutes } from "./routes/auth";
-import { deadLetterRoutes } from "./routes/dead-letters";
 import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
+import { eventRecoveryRoutes } from "./routes/event-recovery";
 import { eventSchemaRoutes } from "./routes/events";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
@@ -31,7 +31,7 @@ const api = new OpenAPIHono<App>()
   .route("/", profileRoutes)
   .route("/", authRoutes)
   .route("/", experimentRoutes)
-  .route("/", deadLetterRoutes);
+  .route("/", eventRecoveryRoutes);
 
 export const app = new OpenAPIHono<App>();
 app

@@ -3,6 +3,7 @@ import { requireAdmin, requireUser } from "../auth";
 import { withDatabase } from "../db/client";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { listDeadLetters, replayDeadLetters } from "../events/replay";
+import { unwrap } from "../outcome";
 import { HttpProblem } from "../problem";
 import { cursorQuery, errorResponses, limitQuery, router } from "./router";
 
@@ -64,9 +65,22 @@ async function database<T>(config: Parameters<typeof withDatabase>[0], work: Par
 const base = router();
 base.use("/admin/dead-letters", requireUser, requireAdmin);
 base.use("/admin/dead-letters/*", requireUser, requireAdmin);
+base.use("/admin/users/*", requireUser, requireAdmin);
 
-/** Operators inspect the messages no consumer could use, and send them back to the queue. */
-export const deadLetterRoutes = base
+const reemitReport = z
+  .object({
+    user_id: z.string(),
+    progress: z.number().int().openapi({ description: "progress registers emitted again" }),
+    watchlist: z.number().int().openapi({ description: "watchlist items emitted again" }),
+    devices: z.number().int().openapi({ description: "devices emitted again" }),
+  })
+  .openapi("ReemitReport");
+
+/**
+ * Operators' repairs of the event stream: inspect the messages no consumer could use and send
+ * them back to the queue; have a user's object emit its whole state again.
+ */
+export const eventRecoveryRoutes = base
   .openapi(
     createRoute({
       method: "get",
@@ -122,5 +136,34 @@ export const deadLetterRoutes = base
         replayDeadLetters(db, c.env.EVENTS, { ids, afterId: after_id, limit, dryRun: dry_run }),
       );
       return c.json(report, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/admin/users/{user_id}/reemit",
+      security: [{ bearer: [] }],
+      tags: ["Operations"],
+      summary: "Emit a user's whole state again (admin)",
+      description:
+        "Every progress register, watchlist item and device of the user goes through the outbox again, so that a " +
+        "Postgres that lost events (restored from an older backup, or a local queue killed with its backlog) catches " +
+        "up. Safe to repeat: the consumer keeps the newest by HLC.",
+      request: {
+        params: z.object({
+          user_id: z
+            .string()
+            .min(1)
+            .max(256)
+            .openapi({ param: { name: "user_id", in: "path" }, example: "user-42", description: "the token subject" }),
+        }),
+      },
+      responses: { 200: { description: "What was emitted", content: json(reemitReport) }, ...adminErrors },
+    }),
+    async (c) => {
+      const { user_id } = c.req.valid("param");
+      const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(user_id));
+      const counts = unwrap(await stub.reemit(user_id));
+      return c.json({ user_id, ...counts }, 200);
     },
   );

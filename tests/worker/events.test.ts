@@ -261,3 +261,28 @@ describe("dead-letter replay", () => {
     expect(again.json.replayed).toEqual([]);
   });
 });
+
+describe("re-emitting a user's state", () => {
+  it("brings back Postgres rows whose events were lost, changes nothing where Postgres is current, admins only", async () => {
+    const { id, api } = await newUser();
+    const s = await api.post("/api/v1/sessions", { content_id: "film-1", device_id: "tv", duration_seconds: 3600 });
+    await api.patch(`/api/v1/sessions/${s.json.id}/position`, { position_seconds: 1500, playback_state: "paused" });
+    await api.put("/api/v1/sync/watchlist/film-8");
+    const rows = () => db((d) => d.select().from(watchHistory).where(eq(watchHistory.userId, id)));
+    const [row] = await eventually(rows, (r) => r.length === 1);
+    // As if the event had never reached Postgres (a restored backup, a lost local queue).
+    await db((d) => d.delete(watchHistory).where(eq(watchHistory.userId, id)));
+
+    expect((await api.post(`/api/v1/admin/users/${id}/reemit`)).status).toBe(403);
+    const admin = client(await tokenFor(`admin-${crypto.randomUUID()}`, { role: "admin" }));
+    const res = await admin.post(`/api/v1/admin/users/${id}/reemit`);
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ user_id: id, progress: 1, watchlist: 1 });
+    const [back] = await eventually(rows, (r) => r.length === 1);
+    expect({ ...back, createdAt: null, updatedAt: null }).toEqual({ ...row, createdAt: null, updatedAt: null });
+    // A second time: the consumer keeps the row as it is.
+    await admin.post(`/api/v1/admin/users/${id}/reemit`);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await rows())[0]?.hlc).toBe(row?.hlc);
+  });
+});
