@@ -17,6 +17,7 @@ import { cursorQuery, errorResponses, router } from "./router";
 export const MAX_QUERY_LENGTH = 512;
 const MAX_PAGE = 1000;
 const KINDS = ["movie", "series", "episode"] as const;
+const DEFAULT_KINDS = ["movie", "series"];
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).max(20)]).optional();
@@ -28,7 +29,9 @@ const filterFields = {
   page_size: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
   genre: oneOrMany(z.string().min(1).max(100)).openapi({ description: "repeat for any of several", example: "Drama" }),
   platform: oneOrMany(z.string().min(1).max(100)).openapi({ description: "repeat for any of several" }),
-  kind: oneOrMany(z.enum(KINDS)).openapi({ description: "movie, series or episode; repeat for several" }),
+  kind: oneOrMany(z.enum(KINDS)).openapi({
+    description: "movie, series or episode; repeat for several (default: movie and series)",
+  }),
   year_min: z.coerce.number().int().min(1800).max(2200).optional(),
   year_max: z.coerce.number().int().min(1800).max(2200).optional(),
   rating_min: z.coerce.number().min(0).max(10).optional(),
@@ -109,7 +112,8 @@ async function runSearch(c: AppContext, params: SearchParams) {
   const filters = {
     genres: listOf(params.genre),
     platforms: listOf(params.platform),
-    kinds: listOf(params.kind) as ContentKind[],
+    // Episodes are found through their series unless asked for by kind.
+    kinds: (listOf(params.kind).length > 0 ? listOf(params.kind) : DEFAULT_KINDS) as ContentKind[],
     yearMin: params.year_min,
     yearMax: params.year_max,
     ratingMin: params.rating_min,

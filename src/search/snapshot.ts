@@ -111,9 +111,13 @@ export function decodeSnapshot(input: Uint8Array): IndexData {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(MAGIC.length, true);
-  const header = JSON.parse(
-    decoder.decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength)),
-  ) as Header;
+  if (MAGIC.length + 4 + headerLength > bytes.length) throw new SnapshotError("snapshot header runs past its end");
+  let header: Header;
+  try {
+    header = JSON.parse(decoder.decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength))) as Header;
+  } catch {
+    throw new SnapshotError("snapshot header is not JSON");
+  }
   if (header.format !== FORMAT) throw new SnapshotError(`snapshot format ${header.format} is not ${FORMAT}`);
   const section = (name: string) => {
     const entry = header.sections[name];
@@ -160,9 +164,9 @@ export function decodeSnapshot(input: Uint8Array): IndexData {
 }
 
 async function pipe(bytes: Uint8Array, transform: CompressionStream | DecompressionStream): Promise<Uint8Array> {
-  const stream = (new Response(bytes as Uint8Array<ArrayBuffer>).body as ReadableStream<Uint8Array>).pipeThrough(
-    transform,
-  );
+  const body = new Response(bytes as Uint8Array<ArrayBuffer>).body as ReadableStream<Uint8Array>;
+  // The Workers and DOM typings disagree on the streams' chunk types; both carry bytes.
+  const stream = body.pipeThrough(transform as unknown as TransformStream<Uint8Array, Uint8Array>);
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
