@@ -2,13 +2,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { requireAdmin, requireUser } from "../auth";
 import { upsertCatalog } from "../db/catalog";
-import { withDatabase } from "../db/client";
 import { spellCorrections } from "../db/schema";
 import type { CatalogItem } from "../domain/catalog";
 import type { AppContext } from "../env";
 import { HttpProblem } from "../problem";
 import { normalizedQuery } from "../search/search-index";
 import { rebuildIndex } from "../search/store";
+import { orUnavailable, withCatalog } from "./content";
 import { errorResponses, ID_PATTERN, router } from "./router";
 
 const KINDS = ["movie", "series", "episode"] as const;
@@ -94,7 +94,7 @@ function duplicates(values: readonly string[], path: string): HttpProblem | null
   return errors.length > 0 ? new HttpProblem(400, "validation", "the body is not valid", { errors }) : null;
 }
 
-const reindex = (c: AppContext) => rebuildIndex(c.env, c.var.config);
+const reindex = (c: AppContext) => orUnavailable(() => rebuildIndex(c.env, c.var.config));
 
 const base = router();
 base.use("/admin/*", requireUser, requireAdmin);
@@ -130,7 +130,7 @@ export const adminRoutes = base
           errors: [{ path: `items.${episodeWithoutSeries}.series_id`, message: "an episode needs its series_id" }],
         });
       }
-      const upserted = await withDatabase(c.var.config, (db) => upsertCatalog(db, body.items as CatalogItem[]));
+      const upserted = await withCatalog(c.var.config, (db) => upsertCatalog(db, body.items as CatalogItem[]));
       return c.json({ upserted, reindex: body.reindex ? await reindex(c) : null }, 200);
     },
   )
@@ -171,7 +171,7 @@ export const adminRoutes = base
         "corrections",
       );
       if (problem) throw problem;
-      await withDatabase(c.var.config, (db) =>
+      await withCatalog(c.var.config, (db) =>
         db
           .insert(spellCorrections)
           .values(rows)

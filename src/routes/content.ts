@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { withDatabase } from "../db/client";
+import type { Config } from "../config";
+import { type Database, withDatabase } from "../db/client";
 import { type ContentRow, contentById, listContent, listEpisodes } from "../db/content";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { HttpProblem, notFound } from "../problem";
@@ -54,6 +55,24 @@ export function publicContent(row: ContentRow): z.infer<typeof contentItemSchema
 }
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
+/** Postgres being unreachable during catalog work is a 503 the client may retry, not a 500. */
+export async function orUnavailable<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    console.error("catalog database unavailable", error);
+    throw new HttpProblem(503, "catalog-unavailable", "the catalog database is not reachable; retry shortly", {
+      headers: { "retry-after": "5" },
+    });
+  }
+}
+
+/** A catalog read or write. */
+export const withCatalog = <T>(config: Config, work: (db: Database) => Promise<T>) =>
+  orUnavailable(() => withDatabase(config, work));
+
 const badCursor = () =>
   new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
     errors: [{ path: "cursor", message: "invalid cursor" }],
@@ -71,7 +90,7 @@ export const contentRoutes = router()
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const row = await withDatabase(c.var.config, (db) => contentById(db, id));
+      const row = await withCatalog(c.var.config, (db) => contentById(db, id));
       if (!row) throw notFound("content");
       return c.json(publicContent(row), 200);
     },
@@ -101,7 +120,7 @@ export const contentRoutes = router()
       if (series_id !== undefined) {
         const after = cursor === undefined ? null : decodeCursor(cursor, { s: "number", e: "number", i: "string" });
         if (cursor !== undefined && !after) throw badCursor();
-        const rows = await withDatabase(c.var.config, (db) =>
+        const rows = await withCatalog(c.var.config, (db) =>
           listEpisodes(db, {
             seriesId: series_id,
             limit: limit + 1,
@@ -118,7 +137,7 @@ export const contentRoutes = router()
       }
       const after = cursor === undefined ? null : decodeCursor(cursor, { v: "number", i: "string" });
       if (cursor !== undefined && !after) throw badCursor();
-      const rows = await withDatabase(c.var.config, (db) =>
+      const rows = await withCatalog(c.var.config, (db) =>
         listContent(db, { kind, limit: limit + 1, after: after && { votes: after.v, id: after.i } }),
       );
       const page = rows.slice(0, limit);

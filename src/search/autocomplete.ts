@@ -39,8 +39,7 @@ export function autocomplete(index: SearchIndex, q: string, limit: number): Sugg
   if (query.terms.length === 0) return popularTitles(index, limit);
   if (query.terms.some((t) => t.candidates.length === 0)) return [];
   const set = matchAll(index, query.terms);
-  const docs = new Uint32Array(set.size);
-  const scores = new Float64Array(set.size);
+  const { kept: docs, scores } = index.queryBuffers();
   let n = 0;
   for (let i = 0; i < set.size; i++) {
     const doc = set.docs[i]!;

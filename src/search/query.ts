@@ -101,7 +101,8 @@ function markTerm(index: SearchIndex, term: QueryTerm, onFirst?: (doc: number) =
 export function matchAll(index: SearchIndex, terms: readonly QueryTerm[]): MatchSet {
   const order = [...terms].sort((a, b) => a.postings - b.postings);
   const first = order[0]!;
-  const set = matchSet(Math.min(first.postings, index.size));
+  const buffers = index.queryBuffers();
+  const set: MatchSet = { size: 0, ...buffers };
   markTerm(index, first, (doc) => {
     set.docs[set.size++] = doc;
   });
@@ -322,8 +323,7 @@ export function search(index: SearchIndex, request: SearchRequest): SearchOutcom
 
   const queryWords = query.words.length;
   const termCount = terms.length;
-  const kept = new Uint32Array(set.size);
-  const scores = new Float64Array(set.size);
+  const { kept, scores } = index.queryBuffers();
   const { tokenCounts } = index.data;
   let total = 0;
   for (let i = 0; i < set.size; i++) {
@@ -376,7 +376,7 @@ function browse(index: SearchIndex, request: SearchRequest): SearchOutcome {
   const filter = documentFilter(index, request.filters);
   const want = request.offset + request.limit;
   const personal = request.affinity && request.affinity.size > 0 ? request.affinity : null;
-  const docs = new Uint32Array(index.size);
+  const { kept: docs, scores } = index.queryBuffers();
   let total = 0;
   for (let doc = 0; doc < index.size; doc++) if (!filter || filter(doc)) docs[total++] = doc;
   const matching = docs.subarray(0, total);
@@ -387,11 +387,11 @@ function browse(index: SearchIndex, request: SearchRequest): SearchOutcome {
     // Documents are stored most popular first: the page is a slice.
     hits = Array.from(matching.subarray(request.offset, want), (doc) => ({ doc, score: scoreOf(doc) }));
   } else {
-    const scores = new Float64Array(total);
     for (let i = 0; i < total; i++) scores[i] = scoreOf(matching[i]!);
-    hits = topK(scores, matching, want)
+    const ranked = scores.subarray(0, total);
+    hits = topK(ranked, matching, want)
       .slice(request.offset)
-      .map((i) => ({ doc: matching[i]!, score: scores[i]! }));
+      .map((i) => ({ doc: matching[i]!, score: ranked[i]! }));
   }
   return {
     hits,

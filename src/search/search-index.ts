@@ -4,7 +4,7 @@
  * and every "popular first" walk is a walk in document order.
  */
 import type { CatalogItem, ContentKind } from "../domain/catalog";
-import { aliasWords, normalizeText, tokenize } from "./text";
+import { aliasWords, tokenize } from "./text";
 import { commonPrefixLengths } from "./typo";
 
 export const KINDS: readonly ContentKind[] = ["movie", "series", "episode"];
@@ -55,44 +55,74 @@ function dictionary(values: (readonly string[])[]): {
   offsets: Uint32Array;
   codes: Uint16Array;
 } {
-  const names = [...new Set(values.flat())].sort();
+  const seen = new Set<string>();
+  for (const list of values) for (const value of list) seen.add(value);
+  const names = [...seen].sort();
   const code = new Map(names.map((name, i) => [name, i]));
   const offsets = new Uint32Array(values.length + 1);
   const codes: number[] = [];
-  values.forEach((list, i) => {
-    for (const value of new Set(list)) codes.push(code.get(value) as number);
+  for (let i = 0; i < values.length; i++) {
+    const list = values[i] as readonly string[];
+    const start = codes.length;
+    for (const value of list) {
+      const c = code.get(value) as number;
+      if (codes.indexOf(c, start) < 0) codes.push(c);
+    }
     offsets[i + 1] = codes.length;
-  });
+  }
   return { names, offsets, codes: Uint16Array.from(codes) };
+}
+
+/** A typed array filled from the documents (TypedArray.from with a mapper is slow in V8). */
+function column<T extends Uint8Array | Uint16Array | Uint32Array>(
+  make: new (n: number) => T,
+  docs: readonly CatalogItem[],
+  value: (item: CatalogItem) => number,
+): T {
+  const out = new make(docs.length);
+  for (let i = 0; i < docs.length; i++) out[i] = value(docs[i] as CatalogItem);
+  return out;
 }
 
 /** Builds the index from catalog items; the result depends only on its inputs. */
 export function buildIndexData(items: readonly CatalogItem[], options: BuildOptions = {}): IndexData {
   const playWeight = options.playWeight ?? 1000;
   const playsOf = (id: string) => options.plays?.get(id) ?? 0;
-  const popularity = (item: CatalogItem) => item.votes + playWeight * playsOf(item.id);
-  const docs = [...items].sort((a, b) => popularity(b) - popularity(a) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Popularity computed once per item, not once per comparison.
+  const popularity = Float64Array.from(items, (item) => item.votes + playWeight * playsOf(item.id));
+  // Ties go by id: rank the ids once with the native string sort, then compare numbers only.
+  const idRank = new Map(
+    items
+      .map((item) => item.id)
+      .sort()
+      .map((id, rank) => [id, rank]),
+  );
+  const ranks = Float64Array.from(items, (item) => idRank.get(item.id) as number);
+  const order = Array.from({ length: items.length }, (_, i) => i);
+  order.sort(
+    (a, b) => (popularity[b] as number) - (popularity[a] as number) || (ranks[a] as number) - (ranks[b] as number),
+  );
+  const docs = order.map((i) => items[i] as CatalogItem);
   const n = docs.length;
 
   const termDocs = new Map<string, { docs: number[]; positions: number[] }>();
   const tokenCounts = new Uint8Array(n);
+  const add = (word: string, doc: number, position: number) => {
+    let entry = termDocs.get(word);
+    if (!entry) {
+      entry = { docs: [], positions: [] };
+      termDocs.set(word, entry);
+    }
+    // Each document is added once per word, at the word's first position.
+    if (entry.docs[entry.docs.length - 1] === doc) return;
+    entry.docs.push(doc);
+    entry.positions.push(Math.min(255, position));
+  };
   docs.forEach((item, doc) => {
     const words = tokenize(item.title);
     tokenCounts[doc] = Math.min(255, words.length);
-    const firstPosition = new Map<string, number>();
-    words.forEach((word, position) => {
-      if (!firstPosition.has(word)) firstPosition.set(word, position);
-    });
-    for (const alias of aliasWords(item.title)) if (!firstPosition.has(alias)) firstPosition.set(alias, 255);
-    for (const [word, position] of firstPosition) {
-      let entry = termDocs.get(word);
-      if (!entry) {
-        entry = { docs: [], positions: [] };
-        termDocs.set(word, entry);
-      }
-      entry.docs.push(doc);
-      entry.positions.push(Math.min(255, position));
-    }
+    words.forEach((word, position) => add(word, doc, position));
+    if (/['’`]/.test(item.title)) for (const alias of aliasWords(item.title)) add(alias, doc, 255);
   });
   const terms = [...termDocs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const postingOffsets = new Uint32Array(terms.length + 1);
@@ -120,15 +150,15 @@ export function buildIndexData(items: readonly CatalogItem[], options: BuildOpti
   return {
     ids: docs.map((d) => d.id),
     titles: docs.map((d) => d.title.replace(/[\r\n]+/g, " ")),
-    kinds: Uint8Array.from(docs, (d) => KINDS.indexOf(d.kind)),
-    years: Uint16Array.from(docs, (d) => (d.year && d.year > 0 && d.year < 65535 ? d.year : NO_YEAR)),
-    ratings: Uint16Array.from(docs, (d) =>
+    kinds: column(Uint8Array, docs, (d) => KINDS.indexOf(d.kind)),
+    years: column(Uint16Array, docs, (d) => (d.year && d.year > 0 && d.year < 65535 ? d.year : NO_YEAR)),
+    ratings: column(Uint16Array, docs, (d) =>
       d.rating === null || !Number.isFinite(d.rating)
         ? NO_RATING
         : Math.max(0, Math.min(65534, Math.round(d.rating * 100))),
     ),
-    votes: Uint32Array.from(docs, (d) => Math.max(0, Math.min(0xffffffff, Math.floor(d.votes)))),
-    plays: Uint32Array.from(docs, (d) => playsOf(d.id)),
+    votes: column(Uint32Array, docs, (d) => Math.max(0, Math.min(0xffffffff, Math.floor(d.votes)))),
+    plays: column(Uint32Array, docs, (d) => playsOf(d.id)),
     tokenCounts,
     genreNames: genres.names,
     genreOffsets: genres.offsets,
@@ -145,6 +175,16 @@ export function buildIndexData(items: readonly CatalogItem[], options: BuildOpti
   };
 }
 
+export interface QueryBuffers {
+  docs: Uint32Array;
+  matched: Uint8Array;
+  typos: Uint8Array;
+  prefixes: Uint8Array;
+  startsWith: Uint8Array;
+  kept: Uint32Array;
+  scores: Float64Array;
+}
+
 /** An index ready to query: the data plus what is derived from it once per load. */
 export class SearchIndex {
   readonly size: number;
@@ -156,7 +196,7 @@ export class SearchIndex {
   readonly mark: Uint32Array;
   readonly code: Uint8Array;
   private generation = 0;
-  private forward: { offsets: Uint32Array; terms: Uint32Array } | null = null;
+  private buffers: QueryBuffers | null = null;
 
   constructor(
     readonly data: IndexData,
@@ -188,28 +228,25 @@ export class SearchIndex {
     return ++this.generation;
   }
 
-  documentFrequency(term: number): number {
-    return this.data.postingOffsets[term + 1]! - this.data.postingOffsets[term]!;
+  /** Per-query arrays, one slot per document, reused by every query (no garbage per query). */
+  queryBuffers(): QueryBuffers {
+    if (!this.buffers) {
+      const n = this.size;
+      this.buffers = {
+        docs: new Uint32Array(n),
+        matched: new Uint8Array(n),
+        typos: new Uint8Array(n),
+        prefixes: new Uint8Array(n),
+        startsWith: new Uint8Array(n),
+        kept: new Uint32Array(n),
+        scores: new Float64Array(n),
+      };
+    }
+    return this.buffers;
   }
 
-  /** Terms of each document (ascending term numbers), built on first use. */
-  forwardIndex(): { offsets: Uint32Array; terms: Uint32Array } {
-    if (this.forward) return this.forward;
-    const { postingOffsets, postingDocs, terms } = this.data;
-    const counts = new Uint32Array(this.size + 1);
-    for (let p = 0; p < postingDocs.length; p++) counts[postingDocs[p]! + 1]!++;
-    for (let d = 0; d < this.size; d++) counts[d + 1]! += counts[d]!;
-    const offsets = counts.slice();
-    const fill = counts.slice(0, this.size);
-    const out = new Uint32Array(postingDocs.length);
-    for (let t = 0; t < terms.length; t++) {
-      for (let p = postingOffsets[t]!; p < postingOffsets[t + 1]!; p++) {
-        const doc = postingDocs[p]!;
-        out[fill[doc]!++] = t;
-      }
-    }
-    this.forward = { offsets, terms: out };
-    return this.forward;
+  documentFrequency(term: number): number {
+    return this.data.postingOffsets[term + 1]! - this.data.postingOffsets[term]!;
   }
 
   genresOf(doc: number): string[] {
@@ -257,4 +294,4 @@ export class SearchIndex {
 }
 
 /** The normalized form a query and a correction key share. */
-export const normalizedQuery = (text: string) => tokenize(normalizeText(text)).join(" ");
+export const normalizedQuery = (text: string) => tokenize(text).join(" ");

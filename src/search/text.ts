@@ -1,18 +1,18 @@
 /** Text normalization shared by the index build and every query, so both see the same words. */
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Lower case, accents folded ("Amélie" → "amelie"), apostrophes removed ("ocean's" → "oceans"). */
 export function normalizeText(text: string): string {
-  return text
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .toLowerCase()
-    .replace(/['’`]/g, "")
-    .replace(/&/g, " and ");
+  // Most titles are plain ASCII: no accents to fold.
+  const folded = PRINTABLE_ASCII.test(text) ? text : text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "");
+  return folded.toLowerCase().replace(/['’`]/g, "").replace(/&/g, " and ");
 }
 
 /** The words of a text, in order: runs of letters and digits of any script. */
 export function tokenize(text: string): string[] {
-  const words = normalizeText(text).split(/[^\p{L}\p{N}]+/u);
+  const normalized = normalizeText(text);
+  const words = normalized.split(PRINTABLE_ASCII.test(normalized) ? /[^a-z0-9]+/ : /[^\p{L}\p{N}]+/u);
   return words.filter((w) => w.length > 0);
 }
 
