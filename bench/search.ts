@@ -374,7 +374,13 @@ function querySet(films: readonly CatalogItem[]): { exact: Query[]; typos: Query
     exact.push({ q: film.title.toLowerCase() });
     if (words.length > 1) exact.push({ q: words.slice(0, 2).join(" ") });
     // Misspell the longest word the length budget covers; short titles get a swapped "the".
-    const shown = words.slice(0, 4);
+    // Four words at most, as people type, unless those four fit another popular film too.
+    let shown = words.slice(0, 4);
+    const ambiguous = popular.some((other) => {
+      const theirs = tokenize(other.title);
+      return other !== film && shown.every((w) => theirs.includes(w));
+    });
+    if (ambiguous) shown = words;
     const longest = shown.reduce((a, b) => (b.length > a.length ? b : a), "");
     if (longest.length >= 5) {
       typos.push({ q: shown.map((w) => (w === longest ? misspell(w, random) : w)).join(" "), target: film.title });

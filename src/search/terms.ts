@@ -102,6 +102,10 @@ export function resolveWord(index: SearchIndex, word: string, last: boolean, mod
     const [lo, hi] = prefixRange(terms, word);
     if (hi > lo) candidates.push({ lo, hi, distance: 0, prefix: true });
   }
+  if (candidates.length === 0 && word.length === 4) {
+    // Last resort before dropping a 4-letter word nothing else matched: one edit ("shek" → "shrek").
+    for (const f of fuzzyTerms(terms, word, 1, { lcp: index.lcp })) candidates.push(single(f.term, f.distance));
+  }
   return candidates;
 }
 

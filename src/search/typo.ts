@@ -4,7 +4,10 @@
  * walked as an implicit trie (consecutive words share their common prefix's rows).
  */
 
-/** Edits allowed for a whole word of this length: none under 5 letters, 1 up to 8, then 2. */
+/**
+ * Edits allowed for a whole word of this length: none under 5 letters, 1 up to 8, then 2.
+ * (Short words still get transpositions, and a 4-letter word nothing else matches one edit.)
+ */
 export function typoBudget(length: number): number {
   if (length < 5) return 0;
   if (length < 9) return 1;

@@ -69,9 +69,37 @@ describe("matching and typo correction", () => {
     expect(ids(run("forest"))).toEqual(["forest"]);
   });
 
-  it("ranks an exact word above a more popular typo neighbour, and an exact title above longer titles", () => {
+  it("ranks an exact title above a more popular longer title", () => {
     expect(ids(run("heat"))).toEqual(["heat", "the-heat"]);
     expect(ids(run("the heat"))[0]).toBe("the-heat");
+  });
+
+  it("ranks fewer typos first, whatever the popularity", () => {
+    const typos = SearchIndex.build([
+      item("one-edit", "Gladiator", { votes: 10 }),
+      item("two-edits", "Gladiators", { votes: 1_000_000 }),
+    ]);
+    // "gladiattor" is one edit from "gladiator" and two from "gladiators".
+    const outcome = search(typos, { q: "gladiattor", offset: 0, limit: 5 });
+    expect(outcome.hits.map((h) => typos.data.ids[h.doc])).toEqual(["one-edit", "two-edits"]);
+    expect(outcome.corrected_query).toBe("gladiator");
+  });
+
+  it("counts plays from watch history in popularity", () => {
+    const twins = [item("a", "Twin Peaks", { votes: 5000 }), item("b", "Twin Peaks", { votes: 5000 })];
+    const first = (plays: Map<string, number>) => {
+      const twin = SearchIndex.build(twins, { plays });
+      return twin.data.ids[search(twin, { q: "twin peaks", offset: 0, limit: 1 }).hits[0]!.doc];
+    };
+    expect(first(new Map())).toBe("a");
+    expect(first(new Map([["b", 2]]))).toBe("b");
+  });
+
+  it("gives a 4-letter word nothing else matches one edit, as a last resort", () => {
+    const shrek = SearchIndex.build([item("shrek", "Shrek", { votes: 400_000 }), item("seek", "Hide and Seek")]);
+    expect(search(shrek, { q: "shek", offset: 0, limit: 5 }).hits.map((h) => shrek.data.ids[h.doc])[0]).toBe("shrek");
+    // A known 4-letter word is never second-guessed.
+    expect(search(shrek, { q: "seek", offset: 0, limit: 5 }).hits.map((h) => shrek.data.ids[h.doc])).toEqual(["seek"]);
   });
 
   it("drops a word nothing matches, unless only common words would be left", () => {

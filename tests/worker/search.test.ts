@@ -40,6 +40,7 @@ describe("typo-tolerant search over the real catalog", () => {
     ["teh lion kign", "The Lion King"],
     ["indianna jones", "Indiana Jones and the Last Crusade"],
     ["findng nemo", "Finding Nemo"],
+    ["shek", "Shrek"],
   ];
   it.each(misspellings)('"%s" has %s in the top 3', async (q, title) => {
     const res = await search(q, "&page_size=3");
