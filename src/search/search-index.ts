@@ -121,7 +121,7 @@ export function buildIndexData(items: readonly CatalogItem[], options: BuildOpti
   docs.forEach((item, doc) => {
     const words = tokenize(item.title);
     tokenCounts[doc] = Math.min(255, words.length);
-    words.forEach((word, position) => add(word, doc, position));
+    for (let position = 0; position < words.length; position++) add(words[position] as string, doc, position);
     if (/['’`]/.test(item.title)) for (const alias of aliasWords(item.title)) add(alias, doc, 255);
   });
   const terms = [...termDocs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
