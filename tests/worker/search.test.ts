@@ -1,6 +1,6 @@
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { content, watchHistory } from "../../src/db/schema";
+import { content, spellCorrections, watchHistory } from "../../src/db/schema";
 import { client, db, newUser, tokenFor } from "./helpers";
 import { adminApi, reindex } from "./search-support";
 
@@ -88,6 +88,14 @@ describe("typo-tolerant search over the real catalog", () => {
 });
 
 describe("curated spelling corrections", () => {
+  // The table outlives a run on a shared database: start and end without this test's entry.
+  const forget = async () => {
+    await db((d) => d.delete(spellCorrections).where(eq(spellCorrections.misspelled, "godfathr")));
+    await reindex();
+  };
+  beforeAll(forget);
+  afterAll(forget);
+
   it("override the automatic correction and show in corrected_query", async () => {
     expect((await search("godfathr")).json.corrected_query).toBe("godfather");
     const admin = await adminApi();
