@@ -64,7 +64,7 @@ export function decodeAffinity(index: SearchIndex, text: string): GenreAffinity 
   for (const part of text.split(",").slice(0, 16)) {
     const [code, weight] = part.split(":").map(Number);
     const genre = index.data.genreNames[code ?? -1];
-    if (genre === undefined || weight === undefined || !Number.isFinite(weight) || weight < 0 || weight > 1)
+    if (genre === undefined || weight === undefined || !Number.isFinite(weight) || weight < -1 || weight > 1)
       return undefined;
     out.set(genre, weight);
   }

@@ -1,14 +1,15 @@
 /**
- * A user's genre affinity for personalized search, from their watch history weighted by how much
- * of each title they watched. One small query, cached per isolate for a short time. This is the
- * one place to switch to the preference profile once recommendations keep one.
+ * A user's genre affinity for personalized search: the genre weights of the preference profile
+ * recommendations keep (issue 6), or, before the first profile is built, the user's watch history
+ * weighted by how much of each title they watched. Cached per isolate for a short time.
  */
 import { sql } from "drizzle-orm";
 import type { Config } from "../config";
 import { withDatabase } from "../db/client";
+import { loadGenrePreferences } from "../db/personalization";
 import type { GenreAffinity } from "./ranking";
 
-/** Genres beyond the favourites add little and would lengthen every cursor. */
+/** Genres beyond the strongest few add little and would lengthen every cursor. */
 export const AFFINITY_GENRES = 5;
 const LOOKUP_TIMEOUT_MS = 1500;
 const MAX_CACHED_USERS = 10_000;
@@ -16,7 +17,7 @@ const RETRY_AFTER_FAILURE_MS = 10_000;
 
 const cache = new Map<string, { at: number; affinity: GenreAffinity | null }>();
 
-/** Normalizes raw weights: the favourite genre is 1, weights rounded to hundredths. */
+/** From history weights: the favourite genre is 1, weights rounded to hundredths, five genres. */
 export function affinityFromWeights(rows: readonly { genre: string; weight: number }[]): GenreAffinity | null {
   const top = rows
     .filter((r) => r.weight > 0)
@@ -27,9 +28,22 @@ export function affinityFromWeights(rows: readonly { genre: string; weight: numb
   return new Map(top.map((r) => [r.genre, Math.round((r.weight / max) * 100) / 100]));
 }
 
+/** From profile preferences in [-1, 1]: the five strongest, liked or disliked, rounded. */
+export function affinityFromPreferences(preferences: Readonly<Record<string, number>>): GenreAffinity | null {
+  const top = Object.entries(preferences)
+    .map(([genre, weight]) => [genre, Math.round(Math.max(-1, Math.min(1, weight)) * 100) / 100] as const)
+    .filter(([, weight]) => weight !== 0)
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]) || (a[0] < b[0] ? -1 : 1))
+    .slice(0, AFFINITY_GENRES);
+  return top.length > 0 ? new Map(top) : null;
+}
+
 async function lookup(config: Config, userId: string): Promise<GenreAffinity | null> {
-  const result = (await withDatabase(config, (db) =>
-    db.execute(sql`
+  return withDatabase(config, async (db) => {
+    const profile = affinityFromPreferences(await loadGenrePreferences(db, userId));
+    if (profile) return profile;
+    // No profile yet (the consumer builds it a little after the views arrive): read the history.
+    const result = (await db.execute(sql`
       SELECT g.genre, sum(least(greatest(w.completion_percentage, 0), 100) / 100.0) AS weight
       FROM watch_history w
       JOIN content c ON c.id = w.content_id
@@ -38,13 +52,13 @@ async function lookup(config: Config, userId: string): Promise<GenreAffinity | n
       GROUP BY g.genre
       ORDER BY weight DESC, g.genre
       LIMIT ${AFFINITY_GENRES}
-    `),
-  )) as unknown as { rows: { genre: string; weight: string | number }[] };
-  return affinityFromWeights(result.rows.map((r) => ({ genre: r.genre, weight: Number(r.weight) })));
+    `)) as unknown as { rows: { genre: string; weight: string | number }[] };
+    return affinityFromWeights(result.rows.map((r) => ({ genre: r.genre, weight: Number(r.weight) })));
+  });
 }
 
 /**
- * The user's genre → weight in [0, 1], or null without history. Never fails a search: when
+ * The user's genre → weight in [-1, 1], or null without history. Never fails a search: when
  * Postgres is slow or down, the search is simply not personalized for a short while.
  */
 export async function genreAffinity(config: Config, userId: string): Promise<GenreAffinity | null> {

@@ -260,11 +260,15 @@ export function computeFacets(index: SearchIndex, docs: ArrayLike<number>): Face
   };
 }
 
+/** The document's best genre weight (genres the user has no weight for count 0); 0 without genres. */
 function affinityOf(index: SearchIndex, doc: number, affinity: GenreAffinity | null | undefined): number {
   if (!affinity || affinity.size === 0) return 0;
   const { genreOffsets, genreValues, genreNames } = index.data;
-  let best = 0;
-  for (let g = genreOffsets[doc]!; g < genreOffsets[doc + 1]!; g++) {
+  const start = genreOffsets[doc]!;
+  const end = genreOffsets[doc + 1]!;
+  if (start === end) return 0;
+  let best = Number.NEGATIVE_INFINITY;
+  for (let g = start; g < end; g++) {
     const weight = affinity.get(genreNames[genreValues[g]!]!) ?? 0;
     if (weight > best) best = weight;
   }

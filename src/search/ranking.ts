@@ -1,6 +1,6 @@
 /**
  * Ranking: text relevance first, then popularity, then the user's genre affinity. The weights
- * form bands: a band's largest total never reaches one unit of the band above it, so more
+ * form bands: a band's widest spread never reaches one unit of the band above it, so more
  * matched words always win, then fewer typos (exact above fuzzy), then whole words above a
  * prefix, then an exact title; popularity, coverage and affinity blend inside the last band.
  */
@@ -25,7 +25,7 @@ export interface TextMatch {
   startsWith: boolean;
 }
 
-/** Score of one document; `popularity` and `affinity` are in [0, 1]. */
+/** Score of one document; `popularity` is in [0, 1], `affinity` in [-1, 1] (a disliked genre sinks). */
 export function score(match: TextMatch, popularity: number, affinity: number): number {
   return (
     WEIGHTS.matchedWord * match.matched -
@@ -39,7 +39,7 @@ export function score(match: TextMatch, popularity: number, affinity: number): n
   );
 }
 
-/** A user's genre affinity: genre → weight in [0, 1] (1 for their favourite genre). */
+/** A user's genre affinity: genre → weight in [-1, 1] (negative for genres they avoid). */
 export type GenreAffinity = ReadonlyMap<string, number>;
 
 /**

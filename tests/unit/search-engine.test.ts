@@ -212,10 +212,11 @@ describe("ranking", () => {
     startsWith: fc.boolean(),
   });
   const unit = fc.double({ min: 0, max: 1, noNaN: true });
+  const affinity = fc.double({ min: -1, max: 1, noNaN: true });
 
   it("puts fewer typos above anything popularity, coverage or affinity can add", () => {
     fc.assert(
-      fc.property(anyMatch, anyMatch, unit, unit, unit, unit, (a: TextMatch, b: TextMatch, pa, pb, fa, fb) => {
+      fc.property(anyMatch, anyMatch, unit, unit, affinity, affinity, (a: TextMatch, b: TextMatch, pa, pb, fa, fb) => {
         const exact = { ...a, typos: 0 };
         const fuzzy = { ...b, matched: a.matched, typos: Math.max(1, b.typos) };
         expect(score(exact, pa, fa)).toBeGreaterThan(score(fuzzy, pb, fb));
@@ -225,7 +226,7 @@ describe("ranking", () => {
 
   it("puts an exact title above any popularity or affinity difference at equal typos and prefixes", () => {
     fc.assert(
-      fc.property(anyMatch, unit, unit, unit, unit, (m, pa, pb, fa, fb) => {
+      fc.property(anyMatch, unit, unit, affinity, affinity, (m, pa, pb, fa, fb) => {
         const base = { ...m, typos: 0, prefixes: 0 };
         expect(score({ ...base, exactTitle: true }, pa, fa)).toBeGreaterThan(
           score({ ...base, exactTitle: false }, pb, fb),
@@ -258,6 +259,14 @@ describe("ranking", () => {
     expect(ids(plain)[0]).toBe("dead-poets");
     expect(ids(horror)[0]).toBe("evil-dead");
     expect(new Set(ids(horror))).toEqual(new Set(ids(plain)));
+  });
+
+  it("sinks a genre the user avoids", () => {
+    const plain = ids(run("dead"));
+    const noDrama = ids(run("dead", { affinity: new Map([["Drama", -1]]) }));
+    expect(plain[0]).toBe("dead-poets");
+    expect(noDrama.indexOf("dead-poets")).toBeGreaterThan(plain.indexOf("dead-poets"));
+    expect(noDrama[0]).toBe("evil-dead");
   });
 });
 

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { filmsFromVega, generateLargeCatalog, generateSeries, type VegaMovie } from "../../src/domain/catalog";
 import { callerTag, decodeAffinity, encodeAffinity, queryFingerprint } from "../../src/search/paging";
-import { affinityFromWeights } from "../../src/search/personalize";
+import { affinityFromPreferences, affinityFromWeights } from "../../src/search/personalize";
 import { search } from "../../src/search/query";
 import { SearchIndex } from "../../src/search/search-index";
 import {
@@ -86,6 +86,7 @@ describe("cursor contents", () => {
     expect(decodeAffinity(index, "")).toBeNull();
     expect(decodeAffinity(index, "9999:1")).toBeUndefined();
     expect(decodeAffinity(index, "0:7")).toBeUndefined();
+    expect(decodeAffinity(index, "0:-0.5")?.get(index.data.genreNames[0]!)).toBe(-0.5);
   });
 
   it("normalize history weights: the favourite genre is 1, at most five genres", () => {
@@ -102,6 +103,19 @@ describe("cursor contents", () => {
     expect(affinity?.size).toBe(5);
     expect(affinity?.has("D")).toBe(false);
     expect(affinityFromWeights([])).toBeNull();
+  });
+
+  it("take the strongest profile preferences, liked or disliked", () => {
+    const affinity = affinityFromPreferences({ Drama: 0.2, Horror: -0.9, Comedy: 0.5, A: 0.1, B: 0.05, C: 0.01, D: 0 });
+    expect([...(affinity ?? new Map()).entries()]).toEqual([
+      ["Horror", -0.9],
+      ["Comedy", 0.5],
+      ["Drama", 0.2],
+      ["A", 0.1],
+      ["B", 0.05],
+    ]);
+    expect(affinityFromPreferences({})).toBeNull();
+    expect(affinityFromPreferences({ Drama: 0 })).toBeNull();
   });
 });
 

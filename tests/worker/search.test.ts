@@ -1,6 +1,6 @@
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { content, spellCorrections, watchHistory } from "../../src/db/schema";
+import { content, preferenceProfiles, spellCorrections, watchHistory } from "../../src/db/schema";
 import { client, db, newUser, tokenFor } from "./helpers";
 import { adminApi, reindex } from "./search-support";
 
@@ -159,6 +159,31 @@ describe("personalization", () => {
     expect(personal.json.results[0].genres).toContain("Horror");
     // Same matches, only their order differs.
     expect(personal.json.total).toBe(plain.json.total);
+  });
+
+  it("follows the stored preference profile when there is one, liked and disliked genres alike", async () => {
+    const { id, api } = await newUser("profiled");
+    await db((d) =>
+      d.insert(preferenceProfiles).values({
+        userId: id,
+        weights: { genre: { Drama: -0.9, Comedy: 0.8 }, director: {}, decade: {}, maturity: {}, platform: {} },
+        anchors: [],
+        views: 20,
+        finished: 12,
+        abandoned: 8,
+        confidence: 1,
+        halfLifeDays: 30,
+      }),
+    );
+    try {
+      const plain = await search("dead");
+      expect(plain.json.results[0].title).toBe("Dead Poets' Society");
+      const personal = await api.get("/api/v1/search?q=dead");
+      expect(personal.json.results[0].genres).toContain("Comedy");
+      expect(titles(personal).slice(0, 3)).not.toContain("Dead Poets' Society");
+    } finally {
+      await db((d) => d.delete(preferenceProfiles).where(eq(preferenceProfiles.userId, id)));
+    }
   });
 
   it("does not personalize for a user without history", async () => {
