@@ -22,6 +22,8 @@ function workerProject(
             OUTBOX_MAX_BACKOFF_SECONDS: "2",
             // Refill 1 write/s (burst unchanged, 120): rate-limit tests stay deterministic on a slow machine.
             RATE_LIMIT_WRITES_PER_MINUTE: "60",
+            // Search: isolates re-check the published index version every second in tests.
+            SEARCH_VERSION_CHECK_SECONDS: "1",
           },
         },
       })),

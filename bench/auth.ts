@@ -98,7 +98,7 @@ async function inProcess(): Promise<Row[]> {
   const cpuUsed = process.cpuUsage(cpuBefore);
   const pbkdf2Cpu = (cpuUsed.user + cpuUsed.system) / 1000 / 20;
   // What the user's Durable Object does for the family check: a Set lookup among its revoked families.
-  const revoked = new Set(Array.from({ length: 1000 }, () => crypto.randomUUID()));
+  const revoked = new Set<string>(Array.from({ length: 1000 }, () => crypto.randomUUID()));
   const presented = Array.from({ length: 1000 }, () => crypto.randomUUID());
   const familyLookup = timeSync((i) => revoked.has(presented[i % 1000] as string), 1_000_000);
   return [

@@ -8,6 +8,7 @@
  */
 import * as Automerge from "@automerge/automerge";
 import * as Y from "yjs";
+import { seededRandom } from "../src/domain/catalog";
 import { encodeHlc, HlcClock } from "../src/domain/hlc";
 import { isTombstone } from "../src/domain/or-set";
 import { type SyncOp, SyncReplica } from "../src/domain/sync-replica";
@@ -24,20 +25,9 @@ type Action =
   | { kind: "remove"; id: string }
   | { kind: "progress"; id: string; position: number };
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** 10k actions over 1000 titles: ~45 % adds, ~35 % removes of a listed title, ~20 % progress writes. */
 function workload(): Action[] {
-  const next = prng(42);
+  const next = seededRandom(42);
   const listed = new Set<string>();
   const actions: Action[] = [];
   while (actions.length < OPS) {

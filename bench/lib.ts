@@ -139,8 +139,15 @@ export function request(
   });
 }
 
+/** 503s from wrangler dev's own proxy ("worker restarted mid-request"), retried and counted. */
+export const devServerRestarts = { count: 0 };
+
 export async function api(base: string, bearer: string, method: string, path: string, body?: unknown) {
-  const { status, text } = await request(base, bearer, method, path, body);
+  let { status, text } = await request(base, bearer, method, path, body);
+  for (let attempt = 0; attempt < 3 && status === 503 && text.includes("restarted mid-request"); attempt++) {
+    devServerRestarts.count++;
+    ({ status, text } = await request(base, bearer, method, path, body));
+  }
   if (status >= 400) throw new Error(`${method} ${path} → ${status} ${text.slice(0, 200)}`);
   return text ? JSON.parse(text) : null;
 }

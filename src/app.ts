@@ -5,7 +5,10 @@ import { familyCheckProblem, requireUser } from "./auth";
 import { ConfigError } from "./config";
 import { type App, configOf } from "./env";
 import { HttpProblem, problemResponse } from "./problem";
+import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
+import { autocompleteRoutes } from "./routes/autocomplete";
+import { contentRoutes } from "./routes/content";
 import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { eventRecoveryRoutes } from "./routes/event-recovery";
@@ -16,6 +19,7 @@ import { historyRoutes } from "./routes/history";
 import { profileRoutes } from "./routes/profile";
 import { recommendationRoutes } from "./routes/recommendations";
 import { userState } from "./routes/router";
+import { searchRoutes } from "./routes/search";
 import { sessionRoutes } from "./routes/sessions";
 import { syncRoutes } from "./routes/sync";
 
@@ -31,6 +35,11 @@ const api = new OpenAPIHono<App>()
   .route("/", profileRoutes)
   .route("/", authRoutes)
   .route("/", experimentRoutes)
+  // Search and discovery
+  .route("/", searchRoutes)
+  .route("/", autocompleteRoutes)
+  .route("/", contentRoutes)
+  .route("/", adminRoutes)
   .route("/", eventRecoveryRoutes);
 
 export const app = new OpenAPIHono<App>();

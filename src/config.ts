@@ -83,6 +83,20 @@ export const configSchema = z
     RECOMMEND_CATALOG_TTL_SECONDS: z.coerce.number().int().min(1).default(300),
     /** At most this many items of one genre in any ten consecutive recommendations. */
     RECOMMEND_MAX_PER_GENRE: z.coerce.number().int().min(1).max(10).default(4),
+    // Search and discovery
+    /** How often an isolate asks KV whether a new search index version was published. */
+    SEARCH_VERSION_CHECK_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+    /** Index versions kept in KV after a newer one lands, so open result cursors stay valid. */
+    SEARCH_SNAPSHOTS_KEPT: z.coerce.number().int().min(1).max(20).default(3),
+    /** One play from watch history counts as this many votes in popularity. */
+    SEARCH_PLAY_WEIGHT: z.coerce.number().min(0).default(1000),
+    /** How long an isolate reuses a user's genre affinity for personalized search. */
+    SEARCH_AFFINITY_CACHE_SECONDS: seconds(60),
+    /**
+     * Edge cache lifetime of autocomplete responses. The cache key carries the index version, so a
+     * new catalog is never hidden behind it; 5 minutes keeps over 80 % of keystrokes cached.
+     */
+    AUTOCOMPLETE_CACHE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {

@@ -280,6 +280,13 @@ subscribe((topic) => {
 // ---- loading ----
 
 /** Reads a list endpoint; a server without it is "missing", not an error. */
+/** Work nobody awaits: a refused token already sent the user to the sign-in form, so only other failures are logged. */
+function inBackground(promise) {
+  promise.catch((error) => {
+    if (!(error instanceof ApiError && error.status === 401)) console.warn(error);
+  });
+}
+
 async function load(path) {
   try {
     return { status: "ok", data: await api("GET", path) };
@@ -431,9 +438,9 @@ const player = createPlayer({
     else button.hidden = true;
   },
   onSessionEnded: () => {
-    void loadContinueWatching();
+    inBackground(loadContinueWatching());
     // The profile learns from the ended session through the queue: ask again a little later.
-    setTimeout(() => void loadRecommendations(), 3000);
+    setTimeout(() => auth.accessToken && inBackground(loadRecommendations()), 3000);
   },
 });
 createSearch({ openTitle: (id) => player.open(id), titleCard });
@@ -539,6 +546,10 @@ $("#dev-token-form").addEventListener("submit", async (event) => {
 });
 
 $("#sign-out").addEventListener("click", async () => {
+  // Stop the socket, the heartbeat and the player first: nothing may run on a token being revoked.
+  live.stop();
+  clearInterval(heartbeat);
+  await player.close();
   await signOut();
   leaveApp("Signed out.");
 });

@@ -92,6 +92,8 @@ export const content = pgTable(
     index("content_popular").on(t.votes.desc(), t.id),
     index("content_series").on(t.seriesId, t.seasonNumber, t.episodeNumber).where(sql`${t.seriesId} is not null`),
     index("content_year").on(t.year),
+    // The catalog listing filtered by kind, most popular first (GET /content?kind=...).
+    index("content_kind_popular").on(t.kind, t.votes.desc(), t.id),
   ],
 );
 
@@ -333,4 +335,17 @@ export const experimentAssignments = pgTable(
     index("experiment_assignments_variant").on(t.experimentId, t.variant),
     index("experiment_assignments_user").on(t.userId),
   ],
+);
+
+/** Curated spelling corrections for search: they override the automatic typo correction. */
+export const spellCorrections = pgTable(
+  "spell_corrections",
+  {
+    misspelled: text("misspelled").primaryKey(),
+    corrected: text("corrected").notNull(),
+    /** How often the misspelling was seen: the most frequent corrections are kept first. */
+    frequency: integer("frequency").notNull().default(0),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check("spell_corrections_differ", sql`${t.misspelled} <> ${t.corrected}`)],
 );

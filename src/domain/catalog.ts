@@ -199,3 +199,114 @@ export function generateSeries(count: number, seed = 42): CatalogItem[] {
   }
   return items;
 }
+
+const NAME_SYLLABLES = [
+  "ka",
+  "lo",
+  "ri",
+  "ven",
+  "dor",
+  "tha",
+  "mi",
+  "sar",
+  "el",
+  "quin",
+  "bro",
+  "nak",
+  "zu",
+  "fel",
+  "gar",
+  "ion",
+  "ti",
+  "mor",
+  "ash",
+  "lin",
+  "ve",
+  "ro",
+  "na",
+  "bel",
+  "cor",
+  "dra",
+  "es",
+  "fin",
+  "gra",
+  "hal",
+  "is",
+  "jor",
+  "kel",
+  "lum",
+  "mar",
+  "nor",
+  "ol",
+  "pra",
+  "qua",
+  "rin",
+  "sel",
+  "tor",
+  "ul",
+  "var",
+  "wen",
+  "xa",
+  "yor",
+  "zen",
+];
+const FILLER_WORDS = new Set(["the", "of", "a", "an", "and", "in", "on", "to", "for", "with", "at", "from", "by"]);
+
+/**
+ * A catalog of `count` items for scale benchmarks: the given films plus generated movies whose
+ * titles mix the films' own words (as often as the films use them) with invented names, so the
+ * vocabulary grows the way a real catalog's does. Deterministic for a seed.
+ */
+export function generateLargeCatalog(films: readonly CatalogItem[], count: number, seed = 7): CatalogItem[] {
+  const random = seededRandom(seed);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
+  const capital = (w: string) => w.charAt(0).toUpperCase() + w.slice(1);
+  const words: string[] = [];
+  for (const film of films) {
+    for (const w of film.title.toLowerCase().split(/[^a-z]+/)) if (w.length >= 3 && !FILLER_WORDS.has(w)) words.push(w);
+  }
+  const genres = films.flatMap((f) => f.genres);
+  const platforms = films.flatMap((f) => f.platforms);
+  const maturity = ["G", "PG", "PG-13", "R", "Not Rated"];
+  const name = () => {
+    let n = "";
+    const syllables = 2 + Math.floor(random() * 2);
+    for (let s = 0; s < syllables; s++) n += pick(NAME_SYLLABLES);
+    return capital(n);
+  };
+  const word = () => capital(pick(words));
+  // Votes are log-normal, as IMDb's are: most titles have a few hundred, very few a hundred thousand.
+  const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const patterns: (() => string)[] = [
+    () => `${word()} ${word()}`,
+    () => `The ${word()} ${word()}`,
+    () => `${word()} of the ${word()}`,
+    () => name(),
+    () => `${name()}'s ${word()}`,
+    () => `The ${word()} ${2 + Math.floor(random() * 4)}`,
+    () => `${word()} ${word()} ${word()}`,
+    () => `${name()} and the ${word()}`,
+  ];
+  const items: CatalogItem[] = [...films];
+  for (let i = 0; items.length < count; i++) {
+    const runtime = 70 + Math.floor(random() * 110);
+    items.push({
+      id: `gen-${i}`,
+      kind: "movie",
+      title: pick(patterns)(),
+      series_id: null,
+      season_number: null,
+      episode_number: null,
+      year: 1930 + Math.floor(random() * 95),
+      genres: genres.length > 0 ? [pick(genres)] : [],
+      platforms: platforms.length > 0 ? [pick(platforms)] : [],
+      rating: Math.round((1.5 + random() * 4 + random() * 4) * 10) / 10,
+      votes: Math.floor(Math.exp(5.5 + 1.6 * gaussian())),
+      runtime_minutes: runtime,
+      maturity_rating: pick(maturity),
+      director: random() < 0.5 ? `${name()} ${name()}` : null,
+      credits_start_seconds: Math.round(runtime * 60 * 0.95),
+    });
+  }
+  return items.slice(0, count);
+}

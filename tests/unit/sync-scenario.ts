@@ -5,6 +5,7 @@
  * Pure: used by the unit tests (server = a SyncReplica) and by the worker tests (the real server).
  */
 import fc from "fast-check";
+import { seededRandom } from "../../src/domain/catalog";
 import { decodeHlc, encodeHlc, HlcClock } from "../../src/domain/hlc";
 import { type SyncOp, SyncReplica } from "../../src/domain/sync-replica";
 
@@ -119,17 +120,8 @@ export function play(s: Scenario, startMs: number, opPrefix = "op"): Played {
   return { logs, replicas, all: logs.flat() };
 }
 
-/** A deterministic PRNG (mulberry32), so a failing case replays from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG, so a failing case replays from its seed. */
+const random = seededRandom;
 
 /** Every op in a random order, about a third of them delivered twice. */
 export function deliveryOrder<T>(ops: readonly T[], seed: number): T[] {
