@@ -31,7 +31,13 @@ export async function startE2eStack(): Promise<Stack> {
       log: () => {},
       verbose: process.env.E2E_VERBOSE === "1",
       // The secret the tests sign developer tokens with, whatever the environment says.
-      vars: { JWT_SECRET: LOCAL_DEV_JWT_SECRET, OUTBOX_LINGER_MS: "50", DEVICE_OFFLINE_SECONDS: "30" },
+      vars: {
+        JWT_SECRET: LOCAL_DEV_JWT_SECRET,
+        OUTBOX_LINGER_MS: "50",
+        DEVICE_OFFLINE_SECONDS: "30",
+        // Every browser of the suite signs in from 127.0.0.1: one address, many users.
+        AUTH_IP_BURST: "200",
+      },
     });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });

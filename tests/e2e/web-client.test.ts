@@ -142,8 +142,12 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
     const before = await page.evaluate(() => localStorage.getItem("mg.refresh_token"));
     // As if the access token had expired: the server refuses it with 401.
     const refused = "eyJhbGciOiJIUzI1NiJ9.e30.expired";
+    // Leave the app first: a heartbeat of the running page must not renew (and spend) the refresh token
+    // while the test swaps the access token under it.
+    const origin = new URL(page.url()).origin;
+    await page.goto(`${origin}/health`);
     await page.evaluate((token) => localStorage.setItem("mg.access_token", token), refused);
-    await page.reload();
+    await page.goto(`${origin}/`);
     const stored = () => page.evaluate(() => localStorage.getItem("mg.access_token"));
     await expect.poll(stored).not.toBe(refused);
     expect(await stored()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
