@@ -97,6 +97,8 @@ function duplicates(values: readonly string[], path: string): HttpProblem | null
 const reindex = (c: AppContext) => orUnavailable(() => rebuildIndex(c.env, c.var.config));
 
 const base = router();
+const upsertedSchema = z.object({ upserted: z.number().int(), reindex: reindexReport.nullable() });
+
 base.use("/admin/*", requireUser, requireAdmin);
 
 export const adminRoutes = base
@@ -110,10 +112,7 @@ export const adminRoutes = base
       description: "Up to 500 items per call. The search index changes at the next reindex (or now with reindex=true).",
       request: { body: { content: json(importBody), required: true } },
       responses: {
-        200: {
-          description: "Upserted",
-          content: json(z.object({ upserted: z.number().int(), reindex: reindexReport.nullable() })),
-        },
+        200: { description: "Upserted", content: json(upsertedSchema) },
         ...adminErrors,
       },
     }),
@@ -144,10 +143,7 @@ export const adminRoutes = base
       description: "A curated correction (misspelled → corrected) overrides the automatic typo correction.",
       request: { body: { content: json(correctionsBody), required: true } },
       responses: {
-        200: {
-          description: "Upserted",
-          content: json(z.object({ upserted: z.number().int(), reindex: reindexReport.nullable() })),
-        },
+        200: { description: "Upserted", content: json(upsertedSchema) },
         ...adminErrors,
       },
     }),

@@ -78,6 +78,14 @@ function requireAccounts(config: Config): void {
   }
 }
 
+/** Register and login alike: accounts enabled, the email normalized, both rate limits taken. */
+async function admitAttempt(c: AppContext, email: string): Promise<string> {
+  requireAccounts(c.var.config);
+  const address = normalizeEmail(email);
+  await limitAuthAttempts(c.env, c.var.config, clientAddress(c), address);
+  return address;
+}
+
 /** Postgres for an account operation; an outage is a 503 the client may retry, not a 500. */
 async function accountsDb<T>(config: Config, work: (db: Database) => Promise<T>): Promise<T> {
   try {
@@ -118,10 +126,8 @@ export const authRoutes = base
     }),
     async (c) => {
       const config = c.var.config;
-      requireAccounts(config);
       const body = c.req.valid("json");
-      const address = normalizeEmail(body.email);
-      await limitAuthAttempts(c.env, config, clientAddress(c), address);
+      const address = await admitAttempt(c, body.email);
       const passwordHash = await hashPassword(body.password);
       await accountsDb(config, (db) =>
         db
@@ -153,10 +159,8 @@ export const authRoutes = base
     }),
     async (c) => {
       const config = c.var.config;
-      requireAccounts(config);
       const body = c.req.valid("json");
-      const address = normalizeEmail(body.email);
-      await limitAuthAttempts(c.env, config, clientAddress(c), address);
+      const address = await admitAttempt(c, body.email);
       const pair = await accountsDb(config, async (db) => {
         const [user] = await db
           .select({ id: users.id, role: users.role, passwordHash: users.passwordHash })
