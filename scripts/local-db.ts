@@ -7,10 +7,8 @@ import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { drizzle } from "drizzle-orm/node-postgres";
-import { migrate } from "drizzle-orm/node-postgres/migrator";
-import pg from "pg";
 import { WebSocketServer } from "ws";
+import { applyMigrations } from "../src/db/node";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../drizzle", import.meta.url));
 
@@ -248,14 +246,8 @@ export async function startWsProxy(opts: { port: number; control?: boolean; seri
 }
 
 /** Applies the committed Drizzle migrations under drizzle/ to any Postgres. */
-export async function migrateDatabase(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
-  } finally {
-    await client.end();
-  }
+export function migrateDatabase(url: string): Promise<void> {
+  return applyMigrations(url, MIGRATIONS_DIR);
 }
 
 /** Resolves when something answers on host:port (used to see whether a server runs). */

@@ -2,9 +2,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { drizzle } from "drizzle-orm/node-postgres";
-import pg from "pg";
 import { upsertCatalog } from "../src/db/catalog";
+import { withNodeDatabase } from "../src/db/node";
 import { type CatalogItem, filmsFromVega, generateSeries, type VegaMovie } from "../src/domain/catalog";
 
 /** Number of generated series in the development catalog. */
@@ -20,15 +19,9 @@ export function developmentCatalog(): CatalogItem[] {
 
 /** Idempotent: upserts every item by id. */
 export async function seedCatalog(databaseUrl: string): Promise<{ items: number }> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const items = developmentCatalog();
-    await upsertCatalog(drizzle(client), items);
-    return { items: items.length };
-  } finally {
-    await client.end();
-  }
+  const items = developmentCatalog();
+  await withNodeDatabase(databaseUrl, (db) => upsertCatalog(db, items));
+  return { items: items.length };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,23 +1,33 @@
+// @ts-check
 /**
  * The live sync socket: the server pushes every change of this user made on another device.
  * Reconnects with backoff and resumes from the last cursor, so nothing is missed while away.
+ * Its messages are the server's own contract (src/contracts/sync-socket.ts, published as
+ * /api/v1/sync/ws/schema.json); `npm run typecheck` checks this file against it.
  */
 import { api, auth } from "./api.js";
 import { tokenSecondsLeft } from "./format.js";
+
+/** @typedef {import("../../src/contracts/sync-socket").ServerMessage} ServerMessage */
+/** @typedef {import("../../src/contracts/sync-socket").ClientMessage} ClientMessage */
 
 const PING_MS = 25_000;
 const MAX_BACKOFF_MS = 30_000;
 
 export class LiveSync extends EventTarget {
+  /** @param {string} deviceId */
   constructor(deviceId) {
     super();
     this.deviceId = deviceId;
+    /** @type {string | null} */
     this.cursor = null;
     this.status = "offline";
+    /** @type {WebSocket | null} */
     this.socket = null;
     this.attempts = 0;
     this.stopped = true;
-    this.timers = { ping: null, retry: null };
+    /** @type {{ ping: ReturnType<typeof setInterval> | undefined, retry: ReturnType<typeof setTimeout> | undefined }} */
+    this.timers = { ping: undefined, retry: undefined };
   }
 
   start() {
@@ -66,8 +76,13 @@ export class LiveSync extends EventTarget {
     });
   }
 
+  /**
+   * @param {WebSocket} socket
+   * @param {string} data
+   */
   receive(socket, data) {
     if (data === "pong") return;
+    /** @type {ServerMessage} */
     let message;
     try {
       message = JSON.parse(data);
@@ -81,12 +96,15 @@ export class LiveSync extends EventTarget {
       this.cursor = message.cursor;
       this.dispatchEvent(new CustomEvent("change", { detail: message }));
       // Telling the server what this device has lets it forget tombstones sooner.
-      socket.send(JSON.stringify({ type: "ack", cursor: message.cursor }));
+      /** @type {ClientMessage} */
+      const ack = { type: "ack", cursor: message.cursor };
+      socket.send(JSON.stringify(ack));
     } else if (message.type === "error") {
-      console.warn("live sync:", message.detail);
+      console.warn(`live sync: ${message.code}:`, message.detail);
     }
   }
 
+  /** @param {string} status */
   setStatus(status) {
     if (this.status === status) return;
     this.status = status;

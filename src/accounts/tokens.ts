@@ -1,14 +1,13 @@
-import { and, eq, isNull, sql } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { hmacKey } from "../auth";
 import type { Config } from "../config";
 import { HttpProblem } from "../contracts/problems";
-import type { Database } from "../db/client";
-import { refreshTokens, tokenFamilies, users } from "../db/schema";
+import { markFamilyRevoked, type Role, refreshTokenByHash, saveRefreshToken, spendRefreshToken } from "../db/accounts";
+import type { Queryable } from "../db/client";
 import { toBase64Url } from "../domain/passwords";
 import type { Env } from "../env";
 
-export type Role = "user" | "admin";
+export type { Role } from "../db/accounts";
 export type RevocationReason = "logout" | "revoked-by-owner" | "revoked-by-admin" | "refresh-token-reuse";
 
 export interface TokenPair {
@@ -59,7 +58,7 @@ const invalidRefresh = (detail: string) => new HttpProblem(401, "invalid-refresh
  */
 export async function issueTokens(
   config: Config,
-  db: Database,
+  db: Queryable,
   user: { id: string; role: Role },
   familyId: string | null = null,
 ): Promise<TokenPair> {
@@ -67,12 +66,12 @@ export async function issueTokens(
   const refresh = newRefreshToken();
   const expiresAt = new Date(now + config.REFRESH_TOKEN_TTL_SECONDS * 1000);
   const family = familyId ?? crypto.randomUUID();
-  await db.transaction(async (tx) => {
-    if (familyId === null) await tx.insert(tokenFamilies).values({ id: family, userId: user.id, expiresAt });
-    else await tx.update(tokenFamilies).set({ expiresAt }).where(eq(tokenFamilies.id, family));
-    await tx
-      .insert(refreshTokens)
-      .values({ tokenHash: await hashRefreshToken(refresh), familyId: family, userId: user.id, expiresAt });
+  await saveRefreshToken(db, {
+    tokenHash: await hashRefreshToken(refresh),
+    familyId: family,
+    newFamily: familyId === null,
+    userId: user.id,
+    expiresAt,
   });
   return {
     access_token: await signAccessToken(config, { sub: user.id, fid: family, role: user.role }, now),
@@ -92,16 +91,13 @@ export async function issueTokens(
  */
 export async function revokeFamily(
   env: Env,
-  db: Database,
+  db: Queryable,
   family: { id: string; userId: string },
   reason: RevocationReason,
 ): Promise<void> {
   const state = env.USER_STATE.get(env.USER_STATE.idFromName(family.userId));
   await state.revokeFamily(family.id, reason);
-  await db
-    .update(tokenFamilies)
-    .set({ revokedAt: new Date(), revokedReason: reason })
-    .where(and(eq(tokenFamilies.id, family.id), isNull(tokenFamilies.revokedAt)));
+  await markFamilyRevoked(db, family.id, reason);
 }
 
 /**
@@ -109,22 +105,9 @@ export async function revokeFamily(
  * Presenting a spent token again means two parties hold it (one stole it): the whole family is
  * revoked, so the thief's and the victim's tokens stop working and the user signs in again.
  */
-export async function rotateRefreshToken(config: Config, env: Env, db: Database, token: string): Promise<TokenPair> {
+export async function rotateRefreshToken(config: Config, env: Env, db: Queryable, token: string): Promise<TokenPair> {
   const tokenHash = await hashRefreshToken(token);
-  const [found] = await db
-    .select({
-      familyId: refreshTokens.familyId,
-      userId: refreshTokens.userId,
-      expiresAt: refreshTokens.expiresAt,
-      spentAt: refreshTokens.spentAt,
-      revokedAt: tokenFamilies.revokedAt,
-      role: users.role,
-    })
-    .from(refreshTokens)
-    .innerJoin(tokenFamilies, eq(tokenFamilies.id, refreshTokens.familyId))
-    .innerJoin(users, eq(users.id, refreshTokens.userId))
-    .where(eq(refreshTokens.tokenHash, tokenHash))
-    .limit(1);
+  const found = await refreshTokenByHash(db, tokenHash);
   if (!found || found.expiresAt.getTime() <= Date.now()) throw invalidRefresh("the refresh token is not valid");
   const family = { id: found.familyId, userId: found.userId };
   if (found.revokedAt) throw invalidRefresh("the refresh token's family has been revoked; sign in again");
@@ -137,12 +120,7 @@ export async function rotateRefreshToken(config: Config, env: Env, db: Database,
     throw invalidRefresh("the refresh token's family has been revoked; sign in again");
   }
   // Spend it only if nobody else did in between: of two concurrent presentations, one wins.
-  const spent = await db
-    .update(refreshTokens)
-    .set({ spentAt: sql`now()` })
-    .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.spentAt)))
-    .returning({ tokenHash: refreshTokens.tokenHash });
-  if (spent.length === 0) {
+  if (!(await spendRefreshToken(db, tokenHash))) {
     await revokeFamily(env, db, family, "refresh-token-reuse");
     throw invalidRefresh("this refresh token was already used; its family is now revoked; sign in again");
   }

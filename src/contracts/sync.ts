@@ -1,11 +1,10 @@
 /**
  * The sync document: what `GET /sync` answers and what the sync socket pushes. The types are
- * what the user's Durable Object returns; the zod schemas describe the same shapes for the
- * WebSocket protocol's published JSON Schema (see ./sync-socket.ts).
+ * what the user's Durable Object returns; the zod schemas describe the same shapes for the HTTP
+ * routes (their OpenAPI components) and for the sync socket's JSON Schema (./sync-socket.ts).
  */
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import { DEVICE_TYPES, type DeviceType } from "../domain/device";
-import { HLC_PATTERN } from "../domain/hlc";
 
 /** The server replica's node id in every HLC it stamps; a client stamp may not use it. */
 export const SERVER_NODE = "server";
@@ -85,42 +84,52 @@ export interface OpsResult {
   hlc: string;
 }
 
-// ---- the same shapes as zod schemas ----
+// ---- the same shapes as zod schemas (named for the OpenAPI document) ----
 
 const timestamp = z.iso.datetime({ offset: true });
-const hlc = z.string().regex(HLC_PATTERN);
 
-export const watchlistItemSchema = z.object({
-  content_id: z.string(),
-  added_at: timestamp,
-  tags: z.array(z.string()).describe("live tags; a remove names the ones it observed"),
-});
+/** One progress register as playback and history answer it. */
+export const progressItemSchema = z
+  .object({
+    content_id: z.string(),
+    resume_position_seconds: z.number().nullable().describe("null when the rules say start over"),
+    position_seconds: z.number(),
+    duration_seconds: z.number(),
+    completion_percentage: z.number().min(0).max(100),
+    watched: z.boolean(),
+    playback_state: z.enum(["playing", "paused", "stopped"]),
+    device_id: z.string().nullable(),
+    last_watched_at: timestamp.nullable(),
+  })
+  .openapi("ProgressItem");
 
-export const progressItemSchema = z.object({
-  content_id: z.string(),
-  resume_position_seconds: z.number().nullable().describe("null when the rules say start over"),
-  position_seconds: z.number(),
-  duration_seconds: z.number(),
-  completion_percentage: z.number().min(0).max(100),
-  watched: z.boolean(),
-  playback_state: z.enum(["playing", "paused", "stopped"]),
-  device_id: z.string().nullable(),
-  last_watched_at: timestamp.nullable(),
-  hlc: hlc.nullable().describe("the LWW stamp of the register"),
-});
+/** A progress register as sync answers it: with its last-writer-wins stamp. */
+export const syncProgressSchema = progressItemSchema
+  .extend({ hlc: z.string().nullable().describe("the LWW stamp of the register") })
+  .openapi("SyncProgress");
 
-export const deviceSchema = z.object({
-  device_id: z.string(),
-  device_type: z.enum(DEVICE_TYPES),
-  platform: z.string(),
-  capabilities: z.record(z.string(), z.unknown()),
-  app_version: z.string(),
-  device_name: z.string(),
-  is_online: z.boolean(),
-  last_seen: timestamp,
-  registered_at: timestamp,
-  updated_at: timestamp,
-});
+export const watchlistItemSchema = z
+  .object({
+    content_id: z.string(),
+    added_at: timestamp,
+    tags: z.array(z.string()).describe("live tags; a remove names the ones it observed"),
+  })
+  .openapi("WatchlistItem");
+
+export const deviceSchema = z
+  .object({
+    device_id: z.string(),
+    device_type: z.enum(DEVICE_TYPES),
+    platform: z.string(),
+    capabilities: z.record(z.string(), z.unknown()),
+    app_version: z.string(),
+    device_name: z.string(),
+    is_online: z.boolean(),
+    last_seen: timestamp,
+    registered_at: timestamp,
+    updated_at: timestamp,
+  })
+  .openapi("Device");
 
 const section = <T extends z.ZodType>(item: T) =>
   z.object({
@@ -128,15 +137,17 @@ const section = <T extends z.ZodType>(item: T) =>
     removed: z.array(z.string()).describe("keys that no longer exist"),
   });
 
-export const syncDocumentSchema = z.object({
-  cursor: z.string().describe("pass as `since` next time"),
-  full: z.boolean(),
-  reason: z
-    .enum(["initial", "gc", "unknown-cursor"])
-    .nullable()
-    .describe("why the state is full (no cursor, cursor older than a garbage collection, …)"),
-  hlc: hlc.describe("the server clock; merge it into the client's HLC"),
-  watchlist: section(watchlistItemSchema),
-  progress: section(progressItemSchema),
-  devices: section(deviceSchema),
-});
+export const syncDocumentSchema = z
+  .object({
+    cursor: z.string().describe("pass as `since` next time"),
+    full: z.boolean(),
+    reason: z
+      .enum(["initial", "gc", "unknown-cursor"])
+      .nullable()
+      .describe("why the state is full (no cursor, cursor older than a garbage collection, …)"),
+    hlc: z.string().describe("the server clock; merge it into the client's HLC"),
+    watchlist: section(watchlistItemSchema),
+    progress: section(syncProgressSchema),
+    devices: section(deviceSchema),
+  })
+  .openapi("SyncDocument");

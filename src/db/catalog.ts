@@ -1,15 +1,12 @@
-import { sql } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { desc, sql } from "drizzle-orm";
 import type { CatalogItem } from "../domain/catalog";
-import { content } from "./schema";
-
-/** Any Drizzle Postgres database: the Neon pool in the Worker, node-postgres in scripts. */
-export type AnyPg = PgDatabase<PgQueryResultHKT, any>;
+import type { Queryable } from "./client";
+import { content, spellCorrections } from "./schema";
 
 const CHUNK = 500;
 
 /** Inserts or updates catalog items by id, in chunks; returns how many were written. */
-export async function upsertCatalog(db: AnyPg, items: readonly CatalogItem[]): Promise<number> {
+export async function upsertCatalog(db: Queryable, items: readonly CatalogItem[]): Promise<number> {
   for (let i = 0; i < items.length; i += CHUNK) {
     const rows = items.slice(i, i + CHUNK).map((item) => ({
       id: item.id,
@@ -44,4 +41,55 @@ export async function upsertCatalog(db: AnyPg, items: readonly CatalogItem[]): P
       });
   }
   return items.length;
+}
+
+/** Every catalog item, as the search index is built from it. */
+export async function catalogItems(db: Queryable): Promise<CatalogItem[]> {
+  const rows = await db.select().from(content);
+  return rows.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    title: r.title,
+    series_id: r.seriesId,
+    season_number: r.seasonNumber,
+    episode_number: r.episodeNumber,
+    year: r.year,
+    genres: r.genres,
+    platforms: r.platforms,
+    rating: r.rating,
+    votes: r.votes,
+    runtime_minutes: r.runtimeMinutes,
+    maturity_rating: r.maturityRating,
+    director: r.director,
+    credits_start_seconds: r.creditsStartSeconds,
+  }));
+}
+
+export interface SpellCorrection {
+  misspelled: string;
+  corrected: string;
+  frequency: number;
+}
+
+/** Inserts or updates curated corrections by their misspelling. */
+export async function upsertSpellCorrections(db: Queryable, rows: readonly SpellCorrection[]): Promise<void> {
+  await db
+    .insert(spellCorrections)
+    .values([...rows])
+    .onConflictDoUpdate({
+      target: spellCorrections.misspelled,
+      set: { corrected: sql`excluded.corrected`, frequency: sql`excluded.frequency`, updatedAt: sql`now()` },
+    });
+}
+
+/** misspelled → corrected, the `limit` most frequent. */
+export async function spellCorrectionMap(db: Queryable, limit: number): Promise<Record<string, string>> {
+  const rows = await db
+    .select({ misspelled: spellCorrections.misspelled, corrected: spellCorrections.corrected })
+    .from(spellCorrections)
+    .orderBy(desc(spellCorrections.frequency), spellCorrections.misspelled)
+    .limit(limit);
+  const corrections: Record<string, string> = {};
+  for (const row of rows) corrections[row.misspelled] = row.corrected;
+  return corrections;
 }

@@ -1,9 +1,18 @@
 import { neonConfig, Pool } from "@neondatabase/serverless";
+import { type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/neon-serverless";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { Config } from "../config";
 import * as schema from "./schema";
 
 export type Database = ReturnType<typeof drizzle<typeof schema>>;
+
+/**
+ * What every query function in src/db takes: the Worker's Neon pool, a transaction of it, or
+ * node-postgres in the scripts. One type, so a function works inside the consumer's batch
+ * transaction as well as on its own.
+ */
+export type Queryable = PgDatabase<PgQueryResultHKT, any>;
 
 export class DatabaseUnconfiguredError extends Error {
   override name = "DatabaseUnconfiguredError";
@@ -39,4 +48,20 @@ export async function withDatabase<T>(config: Config, work: (db: Database) => Pr
     ]);
     if (timer !== null) clearTimeout(timer);
   }
+}
+
+/** `work` in one Postgres transaction, on a pool of its own. */
+export function inTransaction<T>(config: Config, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  return withDatabase(config, (db) => db.transaction((tx) => work(tx)));
+}
+
+/** A hand-written statement's rows and row count, the same from Neon and from node-postgres. */
+export async function run<Row>(db: Queryable, query: SQL): Promise<{ rows: Row[]; rowCount: number }> {
+  const result = (await db.execute(query)) as unknown as { rows: Row[]; rowCount?: number | null };
+  return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+}
+
+/** The cheapest round trip: for health checks. */
+export async function ping(db: Queryable): Promise<void> {
+  await db.execute(sql`select 1`);
 }

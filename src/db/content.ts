@@ -1,19 +1,19 @@
 /** Catalog reads for the content API: one item, and keyset-paged listings. */
 import { and, asc, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { ContentKind } from "../domain/catalog";
-import type { AnyPg } from "./catalog";
+import type { Queryable } from "./client";
 import { content } from "./schema";
 
 export type ContentRow = typeof content.$inferSelect;
 
-export async function contentById(db: AnyPg, id: string): Promise<ContentRow | null> {
+export async function contentById(db: Queryable, id: string): Promise<ContentRow | null> {
   const rows = await db.select().from(content).where(eq(content.id, id)).limit(1);
   return rows[0] ?? null;
 }
 
 /** Most popular first; `after` is the last row of the previous page. */
 export async function listContent(
-  db: AnyPg,
+  db: Queryable,
   opts: { kind?: ContentKind; limit: number; after: { votes: number; id: string } | null },
 ): Promise<ContentRow[]> {
   const conditions: SQL[] = [];
@@ -33,7 +33,7 @@ export async function listContent(
 
 /** A series' episodes in season and episode order. */
 export async function listEpisodes(
-  db: AnyPg,
+  db: Queryable,
   opts: { seriesId: string; limit: number; after: { season: number; episode: number; id: string } | null },
 ): Promise<ContentRow[]> {
   const season = sql`coalesce(${content.seasonNumber}, 0)`;

@@ -15,12 +15,8 @@ import {
   type ProfileWeights,
   type View,
 } from "../domain/profile";
-import { type Database, withDatabase } from "./client";
+import { type Queryable, run, withDatabase } from "./client";
 import { content, preferenceProfiles, profileJobs, userAdapters } from "./schema";
-
-type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
-/** A database or a transaction: repositories work inside the consumer's transaction too. */
-export type Queryable = Database | Tx;
 
 /** Views read per user when building a profile: older ones weigh next to nothing after a few half-lives. */
 export const MAX_VIEWS_PER_PROFILE = 500;
@@ -165,13 +161,16 @@ export interface UserPersonalization {
 
 /** Everything scoring needs about one user, in one round trip. */
 export async function loadPersonalization(db: Queryable, userId: string): Promise<UserPersonalization> {
-  const result = await db.execute(sql`
+  const result = await run(
+    db,
+    sql`
     SELECT
       (SELECT to_jsonb(p) FROM preference_profiles p WHERE p.user_id = ${userId}) AS profile,
       (SELECT to_jsonb(a) FROM user_adapters a WHERE a.user_id = ${userId}) AS adapter,
       (SELECT coalesce(json_agg(w.content_id), '[]'::json) FROM watch_history w
         WHERE w.user_id = ${userId} AND w.active) AS seen
-  `);
+  `,
+  );
   const row = result.rows[0] as { profile: ProfileRow | null; adapter: AdapterRow | null; seen: string[] };
   return {
     profile: row.profile ? toProfile(row.profile) : null,
@@ -248,7 +247,9 @@ export interface ProfileDocument {
  * statement, so one snapshot: a job never shows as done without what it produced.
  */
 export async function loadProfileDocument(db: Queryable, userId: string, jobs = 10): Promise<ProfileDocument> {
-  const result = await db.execute(sql`
+  const result = await run(
+    db,
+    sql`
     SELECT
       (SELECT to_jsonb(p) FROM preference_profiles p WHERE p.user_id = ${userId}) AS profile,
       (SELECT to_jsonb(a) - 'weights' FROM user_adapters a WHERE a.user_id = ${userId}) AS adapter,
@@ -256,7 +257,8 @@ export async function loadProfileDocument(db: Queryable, userId: string, jobs = 
         SELECT job_id, kind, status, detail, requested_at, finished_at FROM profile_jobs
         WHERE user_id = ${userId} ORDER BY finished_at DESC, job_id LIMIT ${jobs}
       ) j) AS jobs
-  `);
+  `,
+  );
   const row = result.rows[0] as {
     profile: ProfileRow | null;
     adapter: AdapterRow | null;
@@ -301,7 +303,9 @@ export async function loadProfileDocument(db: Queryable, userId: string, jobs = 
 export async function loadViews(db: Queryable, userIds: readonly string[]): Promise<Map<string, View[]>> {
   const views = new Map<string, View[]>(userIds.map((id) => [id, []]));
   if (userIds.length === 0) return views;
-  const result = await db.execute(sql`
+  const result = await run(
+    db,
+    sql`
     SELECT u.user_id, w.content_id, w.completion_percentage, w.watched, w.last_watched_at,
       c.id IS NOT NULL AS in_catalog, c.title, c.genres, c.year, c.platforms, c.maturity_rating, c.director
     FROM unnest(${sql.param([...userIds])}::text[]) AS u(user_id)
@@ -311,7 +315,8 @@ export async function loadViews(db: Queryable, userIds: readonly string[]): Prom
       ORDER BY h.last_watched_at DESC LIMIT ${MAX_VIEWS_PER_PROFILE}
     ) w
     LEFT JOIN content c ON c.id = w.content_id
-  `);
+  `,
+  );
   for (const raw of result.rows) {
     const row = raw as {
       user_id: string;

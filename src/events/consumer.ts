@@ -1,8 +1,9 @@
-import { sql } from "drizzle-orm";
 import type { Config } from "../config";
 import { decodeEvent, type TypedEnvelope } from "../contracts/events";
-import { type Database, withDatabase } from "../db/client";
-import { deadLetters } from "../db/schema";
+import { inTransaction, withDatabase } from "../db/client";
+import { type DeadLetterRecord, insertDeadLetters } from "../db/dead-letters";
+import { upsertAssignments } from "../db/experiments";
+import { clearHistory, upsertProgress } from "../db/history";
 import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
 
@@ -36,16 +37,17 @@ export async function applyEventBatch(
   const latest = new Map<string, Progress>();
   const clears = new Map<string, Cleared>();
   const exposures = new Map<string, Exposed>();
-  const dead: { messageId: string; reason: string; body: unknown }[] = [];
+  const dead: DeadLetterRecord[] = [];
   const personalization = new PersonalizationWork();
 
   for (const message of messages) {
     const decoded = decodeEvent(message.body);
     if (keepAllReason && decoded.kind !== "malformed") {
-      dead.push({ messageId: message.id, reason: keepAllReason, body: jsonSafe(message.body) });
+      dead.push({ queue, messageId: message.id, reason: keepAllReason, body: jsonSafe(message.body) });
     }
     if (decoded.kind === "malformed") {
       dead.push({
+        queue,
         messageId: message.id,
         reason: storable(decoded.reason.slice(0, 2000)) as string,
         body: jsonSafe(message.body),
@@ -84,86 +86,47 @@ export async function applyEventBatch(
     personalization.size === 0
   )
     return report;
-  await withDatabase(config, (db) =>
-    db.transaction(async (tx) => {
-      if (dead.length > 0) {
-        await tx
-          .insert(deadLetters)
-          .values(dead.map((d) => ({ queue, messageId: d.messageId, reason: d.reason, body: d.body })))
-          .onConflictDoNothing();
-        report.deadLettered = dead.length;
-      }
-      if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()]);
-      // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
-      for (const event of clears.values()) await applyClear(tx, event);
-      if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
-      if (exposures.size > 0) await upsertAssignments(tx, [...exposures.values()]);
-      // Profiles are rebuilt from the history as this transaction leaves it.
-      await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
-    }),
-  );
+  await inTransaction(config, async (tx) => {
+    if (dead.length > 0) {
+      await insertDeadLetters(tx, dead);
+      report.deadLettered = dead.length;
+    }
+    if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()].map(progressRecord));
+    // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
+    for (const event of clears.values()) await clearHistory(tx, event.user_id, event.data.before_hlc);
+    if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
+    if (exposures.size > 0) {
+      await upsertAssignments(
+        tx,
+        [...exposures.values()].map((e) => ({
+          experimentId: e.data.experiment_id,
+          userId: e.user_id,
+          variant: e.data.variant,
+          bucket: e.data.bucket,
+          firstExposedAt: e.data.first_exposed_at,
+          exposedAt: e.occurred_at,
+          hlc: e.hlc,
+        })),
+      );
+    }
+    // Profiles are rebuilt from the history as this transaction leaves it.
+    await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
+  });
   return report;
 }
 
-type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
-
-async function upsertProgress(tx: Tx, events: Progress[]): Promise<number> {
-  // One array parameter per column (sql.param keeps Drizzle from spreading the array into a list).
-  const col = <T>(pick: (e: Progress) => T) => sql.param(events.map(pick));
-  const result = await tx.execute(sql`
-    INSERT INTO watch_history AS w (user_id, content_id, position_seconds, duration_seconds, completion_percentage,
-      watched, device_id, active, hlc, last_watched_at, created_at, updated_at)
-    SELECT v.user_id, v.content_id, v.position, v.duration, v.completion, v.watched, v.device_id, NOT v.deleted, v.hlc,
-      v.last_watched_at, now(), now()
-    FROM unnest(
-      ${col((e) => e.user_id)}::text[], ${col((e) => e.data.content_id)}::text[],
-      ${col((e) => e.data.position_seconds)}::float8[], ${col((e) => e.data.duration_seconds)}::float8[],
-      ${col((e) => e.data.completion_percentage)}::float8[], ${col((e) => e.data.watched)}::bool[],
-      ${col((e) => e.data.device_id)}::text[], ${col((e) => e.data.deleted)}::bool[], ${col((e) => e.hlc)}::text[],
-      ${col((e) => e.data.last_watched_at)}::timestamptz[]
-    ) AS v(user_id, content_id, position, duration, completion, watched, device_id, deleted, hlc, last_watched_at)
-    WHERE NOT EXISTS (
-      SELECT 1 FROM history_clears c WHERE c.user_id = v.user_id AND c.before_hlc COLLATE "C" >= v.hlc COLLATE "C"
-    )
-    ON CONFLICT (user_id, content_id) DO UPDATE SET
-      position_seconds = excluded.position_seconds, duration_seconds = excluded.duration_seconds,
-      completion_percentage = excluded.completion_percentage, watched = excluded.watched,
-      device_id = excluded.device_id, active = excluded.active, hlc = excluded.hlc,
-      last_watched_at = excluded.last_watched_at, updated_at = now()
-    WHERE w.hlc COLLATE "C" < excluded.hlc COLLATE "C"
-  `);
-  return result.rowCount ?? 0;
-}
-
-async function applyClear(tx: Tx, event: Cleared): Promise<void> {
-  const before = event.data.before_hlc;
-  await tx.execute(sql`
-    INSERT INTO history_clears (user_id, before_hlc, cleared_at) VALUES (${event.user_id}, ${before}, now())
-    ON CONFLICT (user_id) DO UPDATE SET before_hlc = excluded.before_hlc, cleared_at = now()
-    WHERE history_clears.before_hlc COLLATE "C" < excluded.before_hlc COLLATE "C"
-  `);
-  await tx.execute(sql`
-    UPDATE watch_history SET active = false, updated_at = now()
-    WHERE user_id = ${event.user_id} AND active AND hlc COLLATE "C" <= ${before} COLLATE "C"
-  `);
-}
-
-/** Experiment assignments: one row per (experiment, user), the latest exposure by HLC; replays change nothing. */
-async function upsertAssignments(tx: Tx, events: Exposed[]): Promise<void> {
-  const col = <T>(pick: (e: Exposed) => T) => sql.param(events.map(pick));
-  await tx.execute(sql`
-    INSERT INTO experiment_assignments AS a (experiment_id, user_id, variant, bucket, first_exposed_at, exposed_at, hlc)
-    SELECT * FROM unnest(
-      ${col((e) => e.data.experiment_id)}::text[], ${col((e) => e.user_id)}::text[], ${col((e) => e.data.variant)}::text[],
-      ${col((e) => e.data.bucket)}::int[], ${col((e) => e.data.first_exposed_at)}::timestamptz[],
-      ${col((e) => e.occurred_at)}::timestamptz[], ${col((e) => e.hlc)}::text[]
-    )
-    ON CONFLICT (experiment_id, user_id) DO UPDATE SET
-      variant = excluded.variant, bucket = excluded.bucket, exposed_at = excluded.exposed_at, hlc = excluded.hlc,
-      first_exposed_at = least(a.first_exposed_at, excluded.first_exposed_at)
-    WHERE a.hlc COLLATE "C" < excluded.hlc COLLATE "C"
-  `);
-}
+const progressRecord = (e: Progress) => ({
+  userId: e.user_id,
+  contentId: e.data.content_id,
+  positionSeconds: e.data.position_seconds,
+  durationSeconds: e.data.duration_seconds,
+  completionPercentage: e.data.completion_percentage,
+  watched: e.data.watched,
+  deviceId: e.data.device_id,
+  deleted: e.data.deleted,
+  hlc: e.hlc,
+  lastWatchedAt: e.data.last_watched_at,
+});
 
 /**
  * The body as jsonb can keep it. Postgres refuses NUL in jsonb and text, and an unpaired
@@ -227,15 +190,14 @@ async function isolateRefused(
       refused++;
       const cause = (error as { cause?: { message?: string } }).cause?.message ?? String(error);
       await withDatabase(config, (db) =>
-        db
-          .insert(deadLetters)
-          .values({
+        insertDeadLetters(db, [
+          {
             queue,
             messageId: message.id,
             reason: storable(`postgres refused it (${sqlState(error)}): ${cause}`.slice(0, 2000)) as string,
             body: jsonSafe(message.body),
-          })
-          .onConflictDoNothing(),
+          },
+        ]),
       );
     }
   }

@@ -7,14 +7,8 @@
  */
 
 import type { Decoded, ProfileJobKind } from "../contracts/events";
-import {
-  dropAdaptersBefore,
-  loadViews,
-  type Queryable,
-  recordJobs,
-  saveAdapter,
-  saveProfiles,
-} from "../db/personalization";
+import type { Queryable } from "../db/client";
+import { dropAdaptersBefore, loadViews, recordJobs, saveAdapter, saveProfiles } from "../db/personalization";
 import { insufficientData, trainAdapter, trainingExamples } from "../domain/adapter";
 import { buildProfile } from "../domain/profile";
 

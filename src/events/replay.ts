@@ -1,7 +1,6 @@
-import { and, asc, gt, inArray, isNull, sql } from "drizzle-orm";
 import { decodeEvent, type EventEnvelope } from "../contracts/events";
-import type { Database } from "../db/client";
-import { deadLetters } from "../db/schema";
+import type { Queryable } from "../db/client";
+import { markReplayed, pendingDeadLetters } from "../db/dead-letters";
 
 /** Queues limits per sendBatch: 100 messages and 256 KB. Stay below both. */
 const MAX_BATCH_MESSAGES = 100;
@@ -23,17 +22,11 @@ export interface ReplayReport {
  * again). Replaying is safe at any time: the consumer is idempotent by HLC and event_id.
  */
 export async function replayDeadLetters(
-  db: Database,
+  db: Queryable,
   queue: Queue<EventEnvelope>,
   opts: { ids?: number[] | undefined; afterId: number; limit: number; dryRun: boolean },
 ): Promise<ReplayReport> {
-  const pending = and(isNull(deadLetters.replayedAt), gt(deadLetters.id, opts.afterId));
-  const rows = await db
-    .select({ id: deadLetters.id, body: deadLetters.body })
-    .from(deadLetters)
-    .where(opts.ids ? and(pending, inArray(deadLetters.id, opts.ids)) : pending)
-    .orderBy(asc(deadLetters.id))
-    .limit(opts.limit);
+  const rows = await pendingDeadLetters(db, opts);
 
   const report: ReplayReport = {
     replayed: [],
@@ -58,8 +51,10 @@ export async function replayDeadLetters(
   }
   for (const batch of queueBatches(events)) {
     await queue.sendBatch(batch.map(({ event }) => ({ body: event, contentType: "json" })));
-    const ids = batch.map((e) => e.id);
-    await db.update(deadLetters).set({ replayedAt: sql`now()` }).where(inArray(deadLetters.id, ids));
+    await markReplayed(
+      db,
+      batch.map((e) => e.id),
+    );
     report.replayed.push(...batch.map(({ id, event }) => ({ id, event_id: event.event_id, type: event.type })));
   }
   return report;
@@ -81,40 +76,4 @@ export function queueBatches<T extends { bytes: number }>(items: readonly T[]): 
   }
   if (current.length > 0) batches.push(current);
   return batches;
-}
-
-export interface DeadLetterView {
-  id: number;
-  queue: string;
-  message_id: string;
-  reason: string;
-  body: unknown;
-  received_at: string;
-  replayed_at: string | null;
-}
-
-/** Dead letters by id, after `afterId`; `pendingOnly` hides those already replayed. */
-export async function listDeadLetters(
-  db: Database,
-  opts: { afterId: number; limit: number; pendingOnly: boolean },
-): Promise<{ items: DeadLetterView[]; more: boolean }> {
-  const after = gt(deadLetters.id, opts.afterId);
-  const rows = await db
-    .select()
-    .from(deadLetters)
-    .where(opts.pendingOnly ? and(after, isNull(deadLetters.replayedAt)) : after)
-    .orderBy(asc(deadLetters.id))
-    .limit(opts.limit + 1);
-  return {
-    items: rows.slice(0, opts.limit).map((r) => ({
-      id: r.id,
-      queue: r.queue,
-      message_id: r.messageId,
-      reason: r.reason,
-      body: r.body,
-      received_at: r.receivedAt.toISOString(),
-      replayed_at: r.replayedAt?.toISOString() ?? null,
-    })),
-    more: rows.length > opts.limit,
-  };
 }

@@ -1,20 +1,15 @@
-import { sql } from "drizzle-orm";
 import type { TypedEnvelope } from "../contracts/events";
-import type { Database } from "../db/client";
+import type { Queryable } from "../db/client";
+import { type DeviceRecord, upsertDevices, upsertWatchlistTags, type WatchlistTagRecord } from "../db/sync-mirror";
 import { joinEntry, type OrSetEntry } from "../domain/or-set";
 
-type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 type WatchlistChanged = TypedEnvelope<"watchlist-changed">;
 type DeviceChanged = TypedEnvelope<"device-changed">;
 
-/** The time in an encoded HLC, as SQL (its first 15 digits are Unix milliseconds). */
-const hlcTime = (column: string) =>
-  `CASE WHEN ${column} IS NULL THEN NULL ELSE to_timestamp(left(${column}, 15)::bigint / 1000.0) END`;
-
 /**
- * The Postgres mirror of the watchlist OR-Set and the device registry. A batch is coalesced in
- * memory first (watchlist tags joined as the OR-Set joins them, devices to their greatest HLC),
- * then written with guards in SQL, so redelivered or late events never take a row back in time.
+ * The batch's watchlist and device events, coalesced in memory before they are written to the
+ * Postgres mirror (src/db/sync-mirror.ts): watchlist tags joined as the OR-Set joins them,
+ * devices to their greatest HLC.
  */
 export class SyncMirror {
   private readonly tags = new Map<string, { userId: string; entry: OrSetEntry }>();
@@ -49,64 +44,38 @@ export class SyncMirror {
   }
 
   /** Writes the batch; returns the rows that changed. */
-  async apply(tx: Tx): Promise<number> {
+  async apply(db: Queryable): Promise<number> {
     let rows = 0;
-    if (this.tags.size > 0) rows += await this.upsertTags(tx);
-    if (this.devices.size > 0) rows += await this.upsertDevices(tx);
+    if (this.tags.size > 0) {
+      const tags = [...this.tags.values()].map(
+        ({ userId, entry }): WatchlistTagRecord => ({
+          userId,
+          contentId: entry.element,
+          tag: entry.tag,
+          addedHlc: entry.added,
+          removedHlc: entry.removed,
+        }),
+      );
+      rows += await upsertWatchlistTags(db, tags);
+    }
+    if (this.devices.size > 0) {
+      const devices = [...this.devices.values()].map(
+        (e): DeviceRecord => ({
+          userId: e.user_id,
+          deviceId: e.data.device_id,
+          deviceType: e.data.device_type,
+          platform: e.data.platform,
+          capabilities: e.data.capabilities,
+          appVersion: e.data.app_version,
+          deviceName: e.data.device_name,
+          lastSeen: e.data.last_seen,
+          isOnline: e.data.is_online,
+          deleted: e.data.deleted,
+          hlc: e.hlc,
+        }),
+      );
+      rows += await upsertDevices(db, devices);
+    }
     return rows;
-  }
-
-  private async upsertTags(tx: Tx): Promise<number> {
-    const list = [...this.tags.values()];
-    const col = <T>(pick: (t: (typeof list)[number]) => T) => sql.param(list.map(pick));
-    // The same join as the OR-Set: the earliest add stamp, the latest remove stamp, removed forever.
-    const result = await tx.execute(sql`
-      INSERT INTO watchlist_entries AS w (user_id, content_id, tag, added_hlc, removed_hlc, removed, added_at, removed_at)
-      SELECT v.user_id, v.content_id, v.tag, v.added_hlc, v.removed_hlc, v.removed_hlc IS NOT NULL,
-        ${sql.raw(hlcTime("v.added_hlc"))}, ${sql.raw(hlcTime("v.removed_hlc"))}
-      FROM unnest(
-        ${col((t) => t.userId)}::text[], ${col((t) => t.entry.element)}::text[], ${col((t) => t.entry.tag)}::text[],
-        ${col((t) => t.entry.added)}::text[], ${col((t) => t.entry.removed)}::text[]
-      ) AS v(user_id, content_id, tag, added_hlc, removed_hlc)
-      ON CONFLICT (user_id, tag) DO UPDATE SET
-        added_hlc = CASE WHEN w.added_hlc IS NULL OR excluded.added_hlc COLLATE "C" < w.added_hlc COLLATE "C"
-          THEN coalesce(excluded.added_hlc, w.added_hlc) ELSE w.added_hlc END,
-        added_at = CASE WHEN w.added_hlc IS NULL OR excluded.added_hlc COLLATE "C" < w.added_hlc COLLATE "C"
-          THEN coalesce(excluded.added_at, w.added_at) ELSE w.added_at END,
-        removed_hlc = CASE WHEN w.removed_hlc IS NULL OR excluded.removed_hlc COLLATE "C" > w.removed_hlc COLLATE "C"
-          THEN coalesce(excluded.removed_hlc, w.removed_hlc) ELSE w.removed_hlc END,
-        removed = w.removed OR excluded.removed,
-        removed_at = coalesce(w.removed_at, excluded.removed_at),
-        updated_at = now()
-      WHERE (excluded.added_hlc IS NOT NULL AND (w.added_hlc IS NULL OR excluded.added_hlc COLLATE "C" < w.added_hlc COLLATE "C"))
-         OR (excluded.removed_hlc IS NOT NULL AND (w.removed_hlc IS NULL OR excluded.removed_hlc COLLATE "C" > w.removed_hlc COLLATE "C"))
-    `);
-    return result.rowCount ?? 0;
-  }
-
-  private async upsertDevices(tx: Tx): Promise<number> {
-    const list = [...this.devices.values()];
-    const col = <T>(pick: (e: DeviceChanged) => T) => sql.param(list.map(pick));
-    const result = await tx.execute(sql`
-      INSERT INTO devices AS d (user_id, device_id, device_type, platform, capabilities, app_version, device_name,
-        last_seen, is_online, active, hlc, updated_at)
-      SELECT v.user_id, v.device_id, v.device_type, v.platform, v.capabilities::jsonb, v.app_version, v.device_name,
-        v.last_seen, v.is_online, NOT v.deleted, v.hlc, now()
-      FROM unnest(
-        ${col((e) => e.user_id)}::text[], ${col((e) => e.data.device_id)}::text[], ${col((e) => e.data.device_type)}::text[],
-        ${col((e) => e.data.platform)}::text[], ${col((e) => JSON.stringify(e.data.capabilities))}::text[],
-        ${col((e) => e.data.app_version)}::text[], ${col((e) => e.data.device_name)}::text[],
-        ${col((e) => e.data.last_seen)}::timestamptz[], ${col((e) => e.data.is_online)}::bool[],
-        ${col((e) => e.data.deleted)}::bool[], ${col((e) => e.hlc)}::text[]
-      ) AS v(user_id, device_id, device_type, platform, capabilities, app_version, device_name, last_seen, is_online,
-        deleted, hlc)
-      ON CONFLICT (user_id, device_id) DO UPDATE SET
-        device_type = excluded.device_type, platform = excluded.platform, capabilities = excluded.capabilities,
-        app_version = excluded.app_version, device_name = excluded.device_name,
-        last_seen = greatest(d.last_seen, excluded.last_seen), is_online = excluded.is_online,
-        active = excluded.active, hlc = excluded.hlc, updated_at = now()
-      WHERE d.hlc COLLATE "C" < excluded.hlc COLLATE "C"
-    `);
-    return result.rowCount ?? 0;
   }
 }

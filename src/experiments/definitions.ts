@@ -1,7 +1,6 @@
-import { asc } from "drizzle-orm";
 import type { Config } from "../config";
 import { withDatabase } from "../db/client";
-import { experiments } from "../db/schema";
+import { loadExperiments } from "../db/experiments";
 import { type Allocation, type CompiledAllocation, compileAllocation, type VariantWeight } from "../domain/experiments";
 
 export interface Experiment {
@@ -38,7 +37,7 @@ let snapshot: Snapshot | null = null;
 export async function experimentDefinitions(config: Config, now = Date.now()): Promise<Snapshot> {
   if (snapshot && now - snapshot.loadedAt < config.EXPERIMENT_CACHE_SECONDS * 1000) return snapshot;
   try {
-    const rows = await withDatabase(config, (db) => db.select().from(experiments).orderBy(asc(experiments.id)));
+    const rows = await withDatabase(config, loadExperiments);
     snapshot = {
       loadedAt: now,
       byId: new Map(rows.map((row) => [row.id, { ...row, compiled: compileAllocation(row.allocation) }])),

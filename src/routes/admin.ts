@@ -1,15 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
 import { requireAdmin, requireUser } from "../auth";
 import { HttpProblem } from "../contracts/problems";
-import { upsertCatalog } from "../db/catalog";
-import { spellCorrections } from "../db/schema";
+import { upsertCatalog, upsertSpellCorrections } from "../db/catalog";
 import type { CatalogItem } from "../domain/catalog";
 import type { AppContext } from "../env";
 import { normalizedQuery } from "../search/search-index";
 import { rebuildIndex } from "../search/store";
-import { orUnavailable, withCatalog } from "./content";
-import { errorResponses, ID_PATTERN, router } from "./router";
+import { guardedRouter, ID_PATTERN, json, orUnavailable, userRoute, withPostgres } from "./router";
 
 const KINDS = ["movie", "series", "episode"] as const;
 const id = z.string().regex(ID_PATTERN, "1-128 letters, digits or . _ : -");
@@ -78,9 +75,8 @@ const reindexReport = z
   })
   .openapi("ReindexReport");
 
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
-const adminErrors = {
-  ...errorResponses,
+/** What only an admin route answers besides the usual errors. */
+const adminOnly = {
   403: { description: "Not an admin", content: json(z.object({ type: z.string(), title: z.string() })) },
 };
 
@@ -94,26 +90,19 @@ function duplicates(values: readonly string[], path: string): HttpProblem | null
   return errors.length > 0 ? new HttpProblem(400, "validation", "the body is not valid", { errors }) : null;
 }
 
-const reindex = (c: AppContext) => orUnavailable(() => rebuildIndex(c.env, c.var.config));
+const reindex = (c: AppContext) => orUnavailable("catalog", () => rebuildIndex(c.env, c.var.config));
 
-const base = router();
+const base = guardedRouter(["/admin/*"], requireUser, requireAdmin);
 const upsertedSchema = z.object({ upserted: z.number().int(), reindex: reindexReport.nullable() });
-
-base.use("/admin/*", requireUser, requireAdmin);
 
 export const adminRoutes = base
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/catalog",
-      security: [{ bearer: [] }],
-      tags: ["Admin"],
-      summary: "Insert or update catalog items by id",
+    userRoute("Admin", "post", "/admin/catalog", "Insert or update catalog items by id", {
       description: "Up to 500 items per call. The search index changes at the next reindex (or now with reindex=true).",
       request: { body: { content: json(importBody), required: true } },
       responses: {
         200: { description: "Upserted", content: json(upsertedSchema) },
-        ...adminErrors,
+        ...adminOnly,
       },
     }),
     async (c) => {
@@ -129,22 +118,17 @@ export const adminRoutes = base
           errors: [{ path: `items.${episodeWithoutSeries}.series_id`, message: "an episode needs its series_id" }],
         });
       }
-      const upserted = await withCatalog(c.var.config, (db) => upsertCatalog(db, body.items as CatalogItem[]));
+      const upserted = await withPostgres(c, "catalog", (db) => upsertCatalog(db, body.items as CatalogItem[]));
       return c.json({ upserted, reindex: body.reindex ? await reindex(c) : null }, 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "put",
-      path: "/admin/spell-corrections",
-      security: [{ bearer: [] }],
-      tags: ["Admin"],
-      summary: "Insert or update curated spelling corrections",
+    userRoute("Admin", "put", "/admin/spell-corrections", "Insert or update curated spelling corrections", {
       description: "A curated correction (misspelled → corrected) overrides the automatic typo correction.",
       request: { body: { content: json(correctionsBody), required: true } },
       responses: {
         200: { description: "Upserted", content: json(upsertedSchema) },
-        ...adminErrors,
+        ...adminOnly,
       },
     }),
     async (c) => {
@@ -167,28 +151,15 @@ export const adminRoutes = base
         "corrections",
       );
       if (problem) throw problem;
-      await withCatalog(c.var.config, (db) =>
-        db
-          .insert(spellCorrections)
-          .values(rows)
-          .onConflictDoUpdate({
-            target: spellCorrections.misspelled,
-            set: { corrected: sql`excluded.corrected`, frequency: sql`excluded.frequency`, updatedAt: sql`now()` },
-          }),
-      );
+      await withPostgres(c, "catalog", (db) => upsertSpellCorrections(db, rows));
       return c.json({ upserted: rows.length, reindex: body.reindex ? await reindex(c) : null }, 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/search/reindex",
-      security: [{ bearer: [] }],
-      tags: ["Admin"],
-      summary: "Rebuild the search index from the catalog and publish it",
+    userRoute("Admin", "post", "/admin/search/reindex", "Rebuild the search index from the catalog and publish it", {
       description:
         "Every isolate picks the new version up within SEARCH_VERSION_CHECK_SECONDS. An unchanged catalog keeps its version.",
-      responses: { 200: { description: "Published", content: json(reindexReport) }, ...adminErrors },
+      responses: { 200: { description: "Published", content: json(reindexReport) }, ...adminOnly },
     }),
     async (c) => c.json(await reindex(c), 200),
   );

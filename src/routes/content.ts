@@ -1,10 +1,19 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import type { Config } from "../config";
-import { HttpProblem, notFound } from "../contracts/problems";
-import { type Database, withDatabase } from "../db/client";
+import { z } from "@hono/zod-openapi";
+import { notFound } from "../contracts/problems";
 import { type ContentRow, contentById, listContent, listEpisodes } from "../db/content";
-import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { cursorQuery, errorResponses, ID_PATTERN, limitQuery, resourceId, router } from "./router";
+import { encodeCursor } from "../domain/cursor";
+import {
+  cursorQuery,
+  ID_PATTERN,
+  json,
+  limitQuery,
+  pageCursor,
+  pageOf,
+  publicRoute,
+  resourceId,
+  router,
+  withPostgres,
+} from "./router";
 
 const KINDS = ["movie", "series", "episode"] as const;
 
@@ -29,9 +38,7 @@ export const contentItemSchema = z
   })
   .openapi("ContentItem");
 
-const contentPage = z
-  .object({ items: z.array(contentItemSchema), next_cursor: z.string().nullable() })
-  .openapi("ContentPage");
+const contentPage = pageOf(contentItemSchema).openapi("ContentPage");
 
 export function publicContent(row: ContentRow): z.infer<typeof contentItemSchema> {
   return {
@@ -54,53 +61,21 @@ export function publicContent(row: ContentRow): z.infer<typeof contentItemSchema
   };
 }
 
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
-
-/** Postgres being unreachable during catalog work is a 503 the client may retry, not a 500. */
-export async function orUnavailable<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof HttpProblem) throw error;
-    console.error("catalog database unavailable", error);
-    throw new HttpProblem(503, "catalog-unavailable", "the catalog database is not reachable; retry shortly", {
-      headers: { "retry-after": "5" },
-    });
-  }
-}
-
-/** A catalog read or write. */
-export const withCatalog = <T>(config: Config, work: (db: Database) => Promise<T>) =>
-  orUnavailable(() => withDatabase(config, work));
-
-const badCursor = () =>
-  new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
-    errors: [{ path: "cursor", message: "invalid cursor" }],
-  });
-
 export const contentRoutes = router()
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/content/{id}",
-      tags: ["Catalog"],
-      summary: "One catalog item",
+    publicRoute("Catalog", "get", "/content/{id}", "One catalog item", {
       request: { params: z.object({ id: resourceId("id") }) },
-      responses: { 200: { description: "The item", content: json(contentItemSchema) }, ...errorResponses },
+      responses: { 200: { description: "The item", content: json(contentItemSchema) } },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const row = await withCatalog(c.var.config, (db) => contentById(db, id));
+      const row = await withPostgres(c, "catalog", (db) => contentById(db, id));
       if (!row) throw notFound("content");
       return c.json(publicContent(row), 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/content",
-      tags: ["Catalog"],
-      summary: "The catalog, most popular first; or one series' episodes in order",
+    publicRoute("Catalog", "get", "/content", "The catalog, most popular first; or one series' episodes in order", {
       request: {
         query: z.object({
           kind: z.enum(KINDS).optional(),
@@ -113,14 +88,13 @@ export const contentRoutes = router()
           cursor: cursorQuery,
         }),
       },
-      responses: { 200: { description: "A page", content: json(contentPage) }, ...errorResponses },
+      responses: { 200: { description: "A page", content: json(contentPage) } },
     }),
     async (c) => {
       const { kind, series_id, limit, cursor } = c.req.valid("query");
       if (series_id !== undefined) {
-        const after = cursor === undefined ? null : decodeCursor(cursor, { s: "number", e: "number", i: "string" });
-        if (cursor !== undefined && !after) throw badCursor();
-        const rows = await withCatalog(c.var.config, (db) =>
+        const after = pageCursor(cursor, { s: "number", e: "number", i: "string" });
+        const rows = await withPostgres(c, "catalog", (db) =>
           listEpisodes(db, {
             seriesId: series_id,
             limit: limit + 1,
@@ -135,9 +109,8 @@ export const contentRoutes = router()
             : null;
         return c.json({ items: page.map(publicContent), next_cursor }, 200);
       }
-      const after = cursor === undefined ? null : decodeCursor(cursor, { v: "number", i: "string" });
-      if (cursor !== undefined && !after) throw badCursor();
-      const rows = await withCatalog(c.var.config, (db) =>
+      const after = pageCursor(cursor, { v: "number", i: "string" });
+      const rows = await withPostgres(c, "catalog", (db) =>
         listContent(db, { kind, limit: limit + 1, after: after && { votes: after.v, id: after.i } }),
       );
       const page = rows.slice(0, limit);

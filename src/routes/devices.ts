@@ -1,13 +1,23 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireUserState } from "../auth";
 import { unwrap } from "../contracts/outcomes";
-import { HttpProblem, notFound } from "../contracts/problems";
-import { decodeCursor, encodeCursor } from "../domain/cursor";
+import { notFound } from "../contracts/problems";
+import { deviceSchema } from "../contracts/sync";
+import { encodeCursor } from "../domain/cursor";
 import { DEVICE_TYPES } from "../domain/device";
-import { cursorQuery, errorResponses, limitQuery, resourceId, router, userState } from "./router";
-import { deviceSchema } from "./sync";
+import {
+  errorResponses,
+  guardedRouter,
+  json,
+  pageCursor,
+  pageOf,
+  pageQuery,
+  removedOr404,
+  resourceId,
+  userRoute,
+  userState,
+} from "./router";
 
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 const MAX_CAPABILITIES_BYTES = 4096;
 /**
  * Text Postgres cannot store: NUL, and in jsonb an unpaired surrogate. A device name with one
@@ -60,24 +70,14 @@ const deviceBody = z
 
 const deviceParams = z.object({ device_id: resourceId("device_id") });
 
-const base = router();
-base.use("/devices", requireUserState);
-base.use("/devices/*", requireUserState);
-
-export const deviceRoutes = base
+export const deviceRoutes = guardedRouter(["/devices", "/devices/*"], requireUserState)
   .openapi(
-    createRoute({
-      method: "put",
-      path: "/devices/{device_id}",
-      security: [{ bearer: [] }],
-      tags: ["Devices"],
-      summary: "Register or update a device (counts as a heartbeat)",
+    userRoute("Devices", "put", "/devices/{device_id}", "Register or update a device (counts as a heartbeat)", {
       request: { params: deviceParams, body: { content: json(deviceBody), required: true } },
       responses: {
         200: { description: "Updated", content: json(deviceSchema) },
         201: { description: "Registered", content: json(deviceSchema) },
         409: errorResponses[404],
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -88,15 +88,10 @@ export const deviceRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/devices/{device_id}/heartbeat",
-      security: [{ bearer: [] }],
-      tags: ["Devices"],
-      summary: "The device is alive",
+    userRoute("Devices", "post", "/devices/{device_id}/heartbeat", "The device is alive", {
       description: "A device with no heartbeat and no open socket for the offline window is marked offline.",
       request: { params: deviceParams },
-      responses: { 200: { description: "The device", content: json(deviceSchema) }, ...errorResponses },
+      responses: { 200: { description: "The device", content: json(deviceSchema) } },
     }),
     async (c) => {
       const device = unwrap(await userState(c).heartbeat(c.req.valid("param").device_id));
@@ -105,52 +100,26 @@ export const deviceRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/devices",
-      security: [{ bearer: [] }],
-      tags: ["Devices"],
-      summary: "The user's devices with presence, by device id",
-      request: { query: z.object({ limit: limitQuery, cursor: cursorQuery }) },
+    userRoute("Devices", "get", "/devices", "The user's devices with presence, by device id", {
+      request: { query: pageQuery },
       responses: {
         200: {
           description: "A page",
-          content: json(
-            z.object({ items: z.array(deviceSchema), next_cursor: z.string().nullable() }).openapi("DevicePage"),
-          ),
+          content: json(pageOf(deviceSchema).openapi("DevicePage")),
         },
-        ...errorResponses,
       },
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      let after: string | null = null;
-      if (cursor !== undefined) {
-        const decoded = decodeCursor(cursor, { d: "string" });
-        if (!decoded) {
-          throw new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
-            errors: [{ path: "cursor", message: "invalid cursor" }],
-          });
-        }
-        after = decoded.d;
-      }
+      const after = pageCursor(cursor, { d: "string" })?.d ?? null;
       const result = await userState(c).devices({ limit, after });
       return c.json({ items: result.items, next_cursor: result.next && encodeCursor({ d: result.next }) }, 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/devices/{device_id}",
-      security: [{ bearer: [] }],
-      tags: ["Devices"],
-      summary: "Remove a device",
+    userRoute("Devices", "delete", "/devices/{device_id}", "Remove a device", {
       request: { params: deviceParams },
-      responses: { 204: { description: "Removed" }, ...errorResponses },
+      responses: { 204: { description: "Removed" } },
     }),
-    async (c) => {
-      const deleted = unwrap(await userState(c).deleteDevice(c.req.valid("param").device_id));
-      if (!deleted) throw notFound("device");
-      return c.body(null, 204);
-    },
+    async (c) => removedOr404(c, "device", await userState(c).deleteDevice(c.req.valid("param").device_id)),
   );

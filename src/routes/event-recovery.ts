@@ -1,13 +1,20 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireAdmin, requireUser } from "../auth";
 import { unwrap } from "../contracts/outcomes";
-import { HttpProblem } from "../contracts/problems";
-import { withDatabase } from "../db/client";
-import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { listDeadLetters, replayDeadLetters } from "../events/replay";
-import { cursorQuery, errorResponses, limitQuery, router } from "./router";
-
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+import { listDeadLetters } from "../db/dead-letters";
+import { encodeCursor } from "../domain/cursor";
+import { replayDeadLetters } from "../events/replay";
+import {
+  cursorQuery,
+  errorResponses,
+  guardedRouter,
+  json,
+  limitQuery,
+  pageCursor,
+  pageOf,
+  userRoute,
+  withPostgres,
+} from "./router";
 
 const deadLetterSchema = z
   .object({
@@ -44,28 +51,17 @@ const replayReport = z
   })
   .openapi("DeadLetterReplayReport");
 
-const adminErrors = {
-  ...errorResponses,
+/** What only an admin route answers besides the usual errors. */
+const adminOnly = {
   403: errorResponses[401],
   503: { description: "Postgres is unreachable", content: { "application/problem+json": { schema: z.unknown() } } },
 };
 
-async function database<T>(config: Parameters<typeof withDatabase>[0], work: Parameters<typeof withDatabase<T>>[1]) {
-  try {
-    return await withDatabase(config, work);
-  } catch (error) {
-    if (error instanceof HttpProblem) throw error;
-    console.error("dead letters: database error", error);
-    throw new HttpProblem(503, "database-unavailable", "the database is unreachable; try again later", {
-      headers: { "retry-after": "30" },
-    });
-  }
-}
-
-const base = router();
-base.use("/admin/dead-letters", requireUser, requireAdmin);
-base.use("/admin/dead-letters/*", requireUser, requireAdmin);
-base.use("/admin/users/*", requireUser, requireAdmin);
+const base = guardedRouter(
+  ["/admin/dead-letters", "/admin/dead-letters/*", "/admin/users/*"],
+  requireUser,
+  requireAdmin,
+);
 
 const reemitReport = z
   .object({
@@ -82,12 +78,7 @@ const reemitReport = z
  */
 export const eventRecoveryRoutes = base
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/admin/dead-letters",
-      security: [{ bearer: [] }],
-      tags: ["Operations"],
-      summary: "Dead letters, oldest first (admin)",
+    userRoute("Operations", "get", "/admin/dead-letters", "Dead letters, oldest first (admin)", {
       request: {
         query: z.object({
           limit: limitQuery,
@@ -98,19 +89,15 @@ export const eventRecoveryRoutes = base
       responses: {
         200: {
           description: "A page",
-          content: json(z.object({ items: z.array(deadLetterSchema), next_cursor: z.string().nullable() })),
+          content: json(pageOf(deadLetterSchema)),
         },
-        ...adminErrors,
+        ...adminOnly,
       },
     }),
     async (c) => {
       const { limit, cursor, pending } = c.req.valid("query");
-      const after = cursor === undefined ? { i: 0 } : decodeCursor(cursor, { i: "number" });
-      if (!after)
-        throw new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
-          errors: [{ path: "cursor", message: "invalid cursor" }],
-        });
-      const page = await database(c.var.config, (db) =>
+      const after = pageCursor(cursor, { i: "number" }) ?? { i: 0 };
+      const page = await withPostgres(c, "dead-letters", (db) =>
         listDeadLetters(db, { afterId: after.i, limit, pendingOnly: pending === "true" }),
       );
       const last = page.items[page.items.length - 1];
@@ -118,33 +105,29 @@ export const eventRecoveryRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/dead-letters/replay",
-      security: [{ bearer: [] }],
-      tags: ["Operations"],
-      summary: "Send pending dead letters back to the EVENTS queue (admin)",
-      description:
-        "Oldest first. Bodies that still do not decode stay pending and are listed in `still_malformed`. " +
-        "Safe to repeat: the consumer is idempotent.",
-      request: { body: { content: json(replayBody), required: true } },
-      responses: { 200: { description: "What was replayed", content: json(replayReport) }, ...adminErrors },
-    }),
+    userRoute(
+      "Operations",
+      "post",
+      "/admin/dead-letters/replay",
+      "Send pending dead letters back to the EVENTS queue (admin)",
+      {
+        description:
+          "Oldest first. Bodies that still do not decode stay pending and are listed in `still_malformed`. " +
+          "Safe to repeat: the consumer is idempotent.",
+        request: { body: { content: json(replayBody), required: true } },
+        responses: { 200: { description: "What was replayed", content: json(replayReport) }, ...adminOnly },
+      },
+    ),
     async (c) => {
       const { ids, after_id, limit, dry_run } = c.req.valid("json");
-      const report = await database(c.var.config, (db) =>
+      const report = await withPostgres(c, "dead-letters", (db) =>
         replayDeadLetters(db, c.env.EVENTS, { ids, afterId: after_id, limit, dryRun: dry_run }),
       );
       return c.json(report, 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/admin/users/{user_id}/reemit",
-      security: [{ bearer: [] }],
-      tags: ["Operations"],
-      summary: "Emit a user's whole state again (admin)",
+    userRoute("Operations", "post", "/admin/users/{user_id}/reemit", "Emit a user's whole state again (admin)", {
       description:
         "Every progress register, watchlist item and device of the user goes through the outbox again, so that a " +
         "Postgres that lost events (restored from an older backup, or a local queue killed with its backlog) catches " +
@@ -158,7 +141,7 @@ export const eventRecoveryRoutes = base
             .openapi({ param: { name: "user_id", in: "path" }, example: "user-42", description: "the token subject" }),
         }),
       },
-      responses: { 200: { description: "What was emitted", content: json(reemitReport) }, ...adminErrors },
+      responses: { 200: { description: "What was emitted", content: json(reemitReport) }, ...adminOnly },
     }),
     async (c) => {
       const { user_id } = c.req.valid("param");

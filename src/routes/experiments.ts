@@ -1,11 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
 import { requireAdmin, requireUser } from "../auth";
 import { HttpProblem } from "../contracts/problems";
-import { withDatabase } from "../db/client";
-import { experiments } from "../db/schema";
-import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { type Allocation, allocate, assignVariant, BUCKETS, bucketCounts } from "../domain/experiments";
+import { insertExperiment, updateExperiment } from "../db/experiments";
+import { encodeCursor } from "../domain/cursor";
+import { allocate, assignVariant, BUCKETS, bucketCounts } from "../domain/experiments";
 import {
   type Experiment,
   experimentDefinitions,
@@ -13,9 +11,19 @@ import {
   forgetExperimentDefinitions,
   rememberExposure,
 } from "../experiments/definitions";
-import { cursorQuery, errorResponses, ID_PATTERN, limitQuery, router, userState } from "./router";
-
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+import {
+  errorResponses,
+  guardedRouter,
+  ID_PATTERN,
+  json,
+  orUnavailable,
+  pageCursor,
+  pageOf,
+  pageQuery,
+  userRoute,
+  userState,
+  withPostgres,
+} from "./router";
 
 const variantInput = z.object({
   name: z
@@ -93,72 +101,43 @@ function present(experiment: Experiment) {
   };
 }
 
-const unavailable = () =>
-  new HttpProblem(503, "experiments-unavailable", "experiment definitions are unavailable right now; retry shortly", {
-    headers: { "retry-after": "5" },
-  });
-
-async function definitions(c: Parameters<typeof userState>[0]) {
-  try {
-    return await experimentDefinitions(c.var.config);
-  } catch (error) {
-    console.error("experiments: cannot load definitions", String(error));
-    throw unavailable();
-  }
-}
+const definitions = (c: Parameters<typeof userState>[0]) =>
+  orUnavailable("experiments", () => experimentDefinitions(c.var.config));
 
 const notFound = (id: string) => new HttpProblem(404, "experiment-not-found", `no experiment '${id}'`);
 
-const base = router();
-base.use("/experiments", requireUser);
-base.use("/experiments/*", requireUser);
+const base = guardedRouter(["/experiments", "/experiments/*"], requireUser);
 base.on(["POST", "PUT"], ["/experiments", "/experiments/*"], requireAdmin);
 
 export const experimentRoutes = base
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/experiments",
-      security: [{ bearer: [] }],
-      tags: ["Experiments"],
-      summary: "Create an experiment (admin)",
+    userRoute("Experiments", "post", "/experiments", "Create an experiment (admin)", {
       description: "Variants split 10,000 buckets by weight. 409 when the id exists (update it with PUT).",
       request: { body: { content: json(createBody), required: true } },
       responses: {
         201: { description: "Created", content: json(experimentSchema) },
         403: errorResponses[401],
         409: errorResponses[404],
-        ...errorResponses,
       },
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const created = await withDatabase(c.var.config, (db) =>
-        db
-          .insert(experiments)
-          .values({
-            id: body.id,
-            name: body.name,
-            variants: body.variants,
-            allocation: allocate(body.variants),
-            active: body.active,
-          })
-          .onConflictDoNothing({ target: experiments.id })
-          .returning(),
+      const row = await withPostgres(c, "experiments", (db) =>
+        insertExperiment(db, {
+          id: body.id,
+          name: body.name,
+          variants: body.variants,
+          allocation: allocate(body.variants),
+          active: body.active,
+        }),
       );
-      const row = created[0];
       if (!row) throw new HttpProblem(409, "experiment-exists", `experiment '${body.id}' exists; update it with PUT`);
       forgetExperimentDefinitions();
       return c.json(present(row), 201);
     },
   )
   .openapi(
-    createRoute({
-      method: "put",
-      path: "/experiments/{id}",
-      security: [{ bearer: [] }],
-      tags: ["Experiments"],
-      summary: "Update an experiment (admin)",
+    userRoute("Experiments", "put", "/experiments/{id}", "Update an experiment (admin)", {
       description:
         "A weight change moves only the users it must: each variant keeps as many of its buckets as its new " +
         "share allows (50/50 → 60/40 reassigns 10 % of users). Other isolates see the change within " +
@@ -167,28 +146,18 @@ export const experimentRoutes = base
       responses: {
         200: { description: "Updated", content: json(experimentSchema) },
         403: errorResponses[401],
-        ...errorResponses,
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
-      const updated = await withDatabase(c.var.config, (db) =>
-        db.transaction(async (tx) => {
-          const [current] = await tx
-            .select({ allocation: experiments.allocation })
-            .from(experiments)
-            .where(eq(experiments.id, id))
-            .for("update");
-          if (!current) return null;
-          const allocation: Allocation = allocate(body.variants, current.allocation);
-          const [row] = await tx
-            .update(experiments)
-            .set({ name: body.name, variants: body.variants, allocation, active: body.active, updatedAt: sql`now()` })
-            .where(eq(experiments.id, id))
-            .returning();
-          return row ?? null;
-        }),
+      const updated = await withPostgres(c, "experiments", (db) =>
+        updateExperiment(db, id, (current) => ({
+          name: body.name,
+          variants: body.variants,
+          allocation: allocate(body.variants, current),
+          active: body.active,
+        })),
       );
       if (!updated) throw notFound(id);
       forgetExperimentDefinitions();
@@ -196,26 +165,20 @@ export const experimentRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/experiments",
-      security: [{ bearer: [] }],
-      tags: ["Experiments"],
-      summary: "List experiments",
-      request: { query: z.object({ limit: limitQuery, cursor: cursorQuery }) },
+    userRoute("Experiments", "get", "/experiments", "List experiments", {
+      request: { query: pageQuery },
       responses: {
         200: {
           description: "A page, by id",
-          content: json(z.object({ items: z.array(experimentSchema), next_cursor: z.string().nullable() })),
+          content: json(pageOf(experimentSchema)),
         },
-        ...errorResponses,
       },
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
       const { ids, byId } = await definitions(c);
       // The cursor is the last id of the previous page: ids are ordered, so resume after it.
-      const after = cursor === undefined ? "" : decodeIdCursor(cursor);
+      const after = pageCursor(cursor, { id: "string" })?.id ?? "";
       const start = after === "" ? 0 : ids.findIndex((id) => id > after);
       const page = start < 0 ? [] : ids.slice(start, start + limit);
       const more = start >= 0 && start + limit < ids.length;
@@ -229,14 +192,9 @@ export const experimentRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/experiments/{id}",
-      security: [{ bearer: [] }],
-      tags: ["Experiments"],
-      summary: "One experiment",
+    userRoute("Experiments", "get", "/experiments/{id}", "One experiment", {
       request: { params: idParams },
-      responses: { 200: { description: "The experiment", content: json(experimentSchema) }, ...errorResponses },
+      responses: { 200: { description: "The experiment", content: json(experimentSchema) } },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -246,12 +204,7 @@ export const experimentRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/experiments/{id}/assign",
-      security: [{ bearer: [] }],
-      tags: ["Experiments"],
-      summary: "The caller's variant",
+    userRoute("Experiments", "get", "/experiments/{id}/assign", "The caller's variant", {
       description:
         "Deterministic: a hash of (experiment id, user id) picks one of 10,000 buckets, and the bucket's " +
         "variant is the answer, on every edge, with no storage read. The first assignment emits an " +
@@ -260,7 +213,6 @@ export const experimentRoutes = base
       responses: {
         200: { description: "The variant", content: json(assignmentSchema) },
         409: errorResponses[404],
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -279,13 +231,3 @@ export const experimentRoutes = base
       return c.json({ experiment_id: id, variant }, 200);
     },
   );
-
-function decodeIdCursor(cursor: string): string {
-  const after = decodeCursor(cursor, { id: "string" });
-  if (!after) {
-    throw new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
-      errors: [{ path: "cursor", message: "invalid cursor" }],
-    });
-  }
-  return after.id;
-}

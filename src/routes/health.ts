@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
-import { withDatabase } from "../db/client";
+import { ping, withDatabase } from "../db/client";
 import { configOf } from "../env";
 import { router } from "./router";
 
@@ -42,7 +41,7 @@ export const healthRoutes = router().openapi(
   async (c) => {
     const config = configOf(c.env);
     const [postgres, durableObjects, kv] = await Promise.all([
-      timed(() => withDatabase(config, (db) => db.execute(sql`select 1`))),
+      timed(() => withDatabase(config, ping)),
       timed(() => c.env.USER_STATE.get(c.env.USER_STATE.idFromName("__health__")).status()),
       timed(() => c.env.SEARCH_KV.get("__health__")),
     ]);

@@ -1,14 +1,11 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
 import type { ProfileJobKind } from "../contracts/events";
 import { unwrap } from "../contracts/outcomes";
-import { withDatabase } from "../db/client";
 import { loadProfileDocument } from "../db/personalization";
 import type { AppContext } from "../env";
-import { fromDatabase, unavailableResponse } from "./recommendations";
-import { errorResponses, router, userState } from "./router";
+import { guardedRouter, json, unavailableResponse, userRoute, userState, withPostgres } from "./router";
 
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 const JOB_KINDS = ["profile-rebuild", "adapter-train"] as const;
 const weights = z.record(z.string(), z.number().min(-1).max(1));
 
@@ -72,30 +69,20 @@ async function queueJob(c: AppContext, kind: ProfileJobKind) {
   return { ...job, status: "queued" as const };
 }
 
-const base = router();
-base.use("/profile", requireUser);
-base.use("/profile/*", requireUser);
-
-export const profileRoutes = base
+export const profileRoutes = guardedRouter(["/profile", "/profile/*"], requireUser)
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/profile",
-      security: [{ bearer: [] }],
-      tags: ["Recommendations"],
-      summary: "The caller's preference profile",
+    userRoute("Recommendations", "get", "/profile", "The caller's preference profile", {
       description:
         "Weights in [-1, 1] per genre, director, decade, maturity rating and platform, from the caller's " +
         "watch history: finished views count fully, views stopped early count against, recent views count more.",
       responses: {
         200: { description: "The profile", content: json(profileSchema) },
         503: unavailableResponse,
-        ...errorResponses,
       },
     }),
     async (c) => {
       const userId = c.var.caller.sub;
-      const doc = await fromDatabase(() => withDatabase(c.var.config, (db) => loadProfileDocument(db, userId)));
+      const doc = await withPostgres(c, "personalization", (db) => loadProfileDocument(db, userId));
       const p = doc.profile;
       return c.json(
         {
@@ -122,28 +109,18 @@ export const profileRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/profile/update",
-      security: [{ bearer: [] }],
-      tags: ["Recommendations"],
-      summary: "Rebuild the caller's profile (queued)",
+    userRoute("Recommendations", "post", "/profile/update", "Rebuild the caller's profile (queued)", {
       description: "Queues a full rebuild from the watch history; it shows in the profile's `jobs` when done.",
-      responses: { 202: { description: "Queued", content: json(queuedJobSchema) }, ...errorResponses },
+      responses: { 202: { description: "Queued", content: json(queuedJobSchema) } },
     }),
     async (c) => c.json(await queueJob(c, "profile-rebuild"), 202),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/profile/train",
-      security: [{ bearer: [] }],
-      tags: ["Recommendations"],
-      summary: "Train the caller's adapter (queued)",
+    userRoute("Recommendations", "post", "/profile/train", "Train the caller's adapter (queued)", {
       description:
         "Queues training of the caller's adapter, a logistic regression over item features learned from " +
         "finished versus abandoned views. It shows in the profile's `jobs` (skipped with too little history).",
-      responses: { 202: { description: "Queued", content: json(queuedJobSchema) }, ...errorResponses },
+      responses: { 202: { description: "Queued", content: json(queuedJobSchema) } },
     }),
     async (c) => c.json(await queueJob(c, "adapter-train"), 202),
   );

@@ -1,6 +1,5 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
-import { HttpProblem } from "../contracts/problems";
 import { withDatabase } from "../db/client";
 import { catalogFeatures, loadPersonalization } from "../db/personalization";
 import type { ContentKind } from "../domain/catalog";
@@ -8,7 +7,17 @@ import { decodeCursor, encodeCursor } from "../domain/cursor";
 import type { FeatureSpace } from "../domain/features";
 import { type Recommendation, recommend, Scorer, scoreContent } from "../domain/recommend";
 import type { AppContext } from "../env";
-import { cursorQuery, errorResponses, limitQuery, problemSchema, router, userState } from "./router";
+import {
+  badCursor,
+  cursorQuery,
+  guardedRouter,
+  json,
+  limitQuery,
+  orUnavailable,
+  unavailableResponse,
+  userRoute,
+  userState,
+} from "./router";
 
 /** Deepest a client can page into one user's recommendations. */
 export const MAX_RECOMMENDATIONS = 500;
@@ -16,7 +25,6 @@ export const MAX_RECOMMENDATIONS = 500;
 export const MAX_SCORE_IDS = 1000;
 
 const KINDS = ["movie", "series", "episode"] as const;
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
 const scoredItemSchema = z
   .object({
@@ -69,28 +77,6 @@ const scoresSchema = z
   })
   .openapi("Scores");
 
-export const unavailableResponse = {
-  description: "Postgres is unreachable; retry after Retry-After",
-  content: { "application/problem+json": { schema: problemSchema } },
-};
-
-/** Postgres trouble is the service's, not the client's: a 503 to retry, never a bare 500. */
-export async function fromDatabase<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof HttpProblem) throw error;
-    console.error(
-      "personalization: database unavailable:",
-      String(error),
-      String((error as { cause?: unknown }).cause ?? ""),
-    );
-    throw new HttpProblem(503, "unavailable", "personalization is unavailable right now; retry shortly", {
-      headers: { "retry-after": "5" },
-    });
-  }
-}
-
 function waitUntilOf(c: AppContext): ((promise: Promise<unknown>) => void) | undefined {
   try {
     const ctx = c.executionCtx;
@@ -121,7 +107,7 @@ async function recentlySeen(c: AppContext): Promise<string[]> {
 /** The catalog's vectors (isolate cache) and the caller's profile, adapter and history (per request). */
 async function personalizationOf(c: AppContext, opts: { withRecentHistory: boolean }) {
   const config = c.var.config;
-  const [space, user, recent] = await fromDatabase(() =>
+  const [space, user, recent] = await orUnavailable("personalization", () =>
     Promise.all([
       catalogFeatures(config, waitUntilOf(c)),
       withDatabase(config, (db) => loadPersonalization(db, c.var.caller.sub)),
@@ -159,9 +145,7 @@ function offsetOf(cursor: string | undefined): number {
   if (cursor === undefined) return 0;
   const decoded = decodeCursor(cursor, { o: "number" });
   if (!decoded || !Number.isInteger(decoded.o) || decoded.o < 0 || decoded.o >= MAX_RECOMMENDATIONS) {
-    throw new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
-      errors: [{ path: "cursor", message: "invalid cursor" }],
-    });
+    throw badCursor();
   }
   return decoded.o;
 }
@@ -196,9 +180,7 @@ async function recommendationsFor(
   };
 }
 
-const base = router();
-base.use("/recommendations", requireUser);
-base.use("/personalization/*", requireUser);
+const base = guardedRouter(["/recommendations", "/personalization/*"], requireUser);
 
 const listDescription =
   "Catalog items scored by the caller's preference profile, adapter and popularity, best first. " +
@@ -207,12 +189,7 @@ const listDescription =
 
 export const recommendationRoutes = base
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/recommendations",
-      security: [{ bearer: [] }],
-      tags: ["Recommendations"],
-      summary: "Personalized recommendations",
+    userRoute("Recommendations", "get", "/recommendations", "Personalized recommendations", {
       description: listDescription,
       request: {
         query: z.object({
@@ -225,7 +202,6 @@ export const recommendationRoutes = base
       responses: {
         200: { description: "A page of recommendations", content: json(recommendationsSchema) },
         503: unavailableResponse,
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -240,18 +216,12 @@ export const recommendationRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/recommendations",
-      security: [{ bearer: [] }],
-      tags: ["Recommendations"],
-      summary: "Personalized recommendations, with filters in the body",
+    userRoute("Recommendations", "post", "/recommendations", "Personalized recommendations, with filters in the body", {
       description: listDescription,
       request: { body: { content: json(recommendationsBody), required: true } },
       responses: {
         200: { description: "A page of recommendations", content: json(recommendationsSchema) },
         503: unavailableResponse,
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -268,18 +238,12 @@ export const recommendationRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/personalization/score",
-      security: [{ bearer: [] }],
-      tags: ["Recommendations"],
-      summary: "Score content for the caller",
+    userRoute("Recommendations", "post", "/personalization/score", "Score content for the caller", {
       description: `A score in [0, 1] per content id (1 to ${MAX_SCORE_IDS} ids), for a client's own ranking. Ids not in the catalog are listed in \`unknown_ids\`, not refused.`,
       request: { body: { content: json(scoreBody), required: true } },
       responses: {
         200: { description: "Scores", content: json(scoresSchema) },
         503: unavailableResponse,
-        ...errorResponses,
       },
     }),
     async (c) => {

@@ -1,6 +1,14 @@
-import { OpenAPIHono, z } from "@hono/zod-openapi";
+/**
+ * What every route file shares: the sub-app factory, the caller's UserState, request and
+ * response specs, cursors, and the 503 a Postgres outage becomes.
+ */
+import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { callerUserState } from "../auth";
-import { validationProblem } from "../contracts/problems";
+import { type Outcome, unwrap } from "../contracts/outcomes";
+import { HttpProblem, notFound, validationProblem } from "../contracts/problems";
+import { type Database, withDatabase } from "../db/client";
+import { decodeCursor } from "../domain/cursor";
 import type { App, AppContext } from "../env";
 
 /** A sub-app whose request validation failures become 400 problem+json listing the fields. */
@@ -10,6 +18,13 @@ export function router() {
       if (!result.success) throw validationProblem(result.error, result.target === "json" ? "body" : result.target);
     },
   });
+}
+
+/** A `router()` whose requests to `patterns` pass `guards` first (authentication, roles). */
+export function guardedRouter(patterns: readonly string[], ...guards: MiddlewareHandler<App>[]) {
+  const base = router();
+  for (const pattern of patterns) base.use(pattern, ...guards);
+  return base;
 }
 
 /**
@@ -37,7 +52,11 @@ export const problemSchema = z
   })
   .openapi("Problem");
 
-const problem = (description: string) => ({
+/** A JSON request body or response body of this schema. */
+export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+
+/** A problem+json response. */
+export const problem = (description: string) => ({
   description,
   content: { "application/problem+json": { schema: problemSchema } },
 });
@@ -50,5 +69,110 @@ export const errorResponses = {
   429: problem("Rate limited; see Retry-After"),
 };
 
+/** What a route spec says beyond its method, path and summary. */
+type RouteSpec = Omit<RouteConfig, "method" | "path" | "summary" | "tags" | "security">;
+
+/** A route's spec around what is particular to it: its security, its group's tag, the usual error responses. */
+function routeSpec(security: RouteConfig["security"]) {
+  return <const M extends RouteConfig["method"], const P extends string, const S extends RouteSpec>(
+    tag: string,
+    method: M,
+    path: P,
+    summary: string,
+    spec: S,
+  ) =>
+    createRoute({
+      method,
+      path,
+      ...(security ? { security } : {}),
+      tags: [tag],
+      summary,
+      ...spec,
+      responses: { ...spec.responses, ...errorResponses },
+    });
+}
+
+/** The spec of a route a signed-in caller calls (bearer token). */
+export const userRoute = routeSpec([{ bearer: [] }]);
+
+/** The spec of a route anyone may call. */
+export const publicRoute = routeSpec(undefined);
+
 export const limitQuery = z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 });
 export const cursorQuery = z.string().max(512).optional().openapi({ description: "opaque; from next_cursor" });
+
+/** The query of a plain list: `limit` and `cursor`. */
+export const pageQuery = z.object({ limit: limitQuery, cursor: cursorQuery });
+
+/** A page of a list: its items and the cursor of the next page (null on the last). */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), next_cursor: z.string().nullable() });
+
+/** A DELETE's answer: 204 when the write found what it removes, else the 404 of `what`. */
+export function removedOr404(c: AppContext, what: string, outcome: Outcome<unknown>) {
+  if (!unwrap(outcome)) throw notFound(what);
+  return c.body(null, 204);
+}
+
+// ---- cursors ----
+
+/** A cursor this API never issued (`path` names the parameter). */
+export const badCursor = (path = "cursor") =>
+  new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
+    errors: [{ path, message: "invalid cursor" }],
+  });
+
+/** The decoded cursor of a page, null when none was given; a 400 when it is not one of ours. */
+export function pageCursor<T extends Record<string, "string" | "number">>(
+  text: string | undefined,
+  shape: T,
+  path = "cursor",
+) {
+  if (text === undefined) return null;
+  const decoded = decodeCursor(text, shape);
+  if (!decoded) throw badCursor(path);
+  return decoded;
+}
+
+// ---- Postgres outages ----
+
+/** Each area's 503 when Postgres cannot be reached: its problem type, what it says, when to retry. */
+const OUTAGES = {
+  accounts: { slug: "accounts-unavailable", detail: "accounts are unavailable right now; retry shortly", retry: 5 },
+  catalog: { slug: "catalog-unavailable", detail: "the catalog database is not reachable; retry shortly", retry: 5 },
+  experiments: {
+    slug: "experiments-unavailable",
+    detail: "experiment definitions are unavailable right now; retry shortly",
+    retry: 5,
+  },
+  personalization: { slug: "unavailable", detail: "personalization is unavailable right now; retry shortly", retry: 5 },
+  "dead-letters": { slug: "database-unavailable", detail: "the database is unreachable; try again later", retry: 30 },
+} as const;
+
+export type PostgresArea = keyof typeof OUTAGES;
+
+export const unavailable = (area: PostgresArea) => {
+  const { slug, detail, retry } = OUTAGES[area];
+  return new HttpProblem(503, slug, detail, { headers: { "retry-after": String(retry) } });
+};
+
+/** The documented 503 of a route that reads Postgres. */
+export const unavailableResponse = problem("Postgres is unreachable; retry after Retry-After");
+
+/**
+ * Runs `work`; a failure that is not already a problem (Postgres unreachable, a pool that timed
+ * out) is the area's 503, which a client may retry, never a 500.
+ */
+export async function orUnavailable<T>(area: PostgresArea, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    console.error(`${area}: database unavailable:`, String(error), String((error as { cause?: unknown }).cause ?? ""));
+    throw unavailable(area);
+  }
+}
+
+/** `work` on a database of its own, for this request; an outage is the area's 503. */
+export const withPostgres = <T>(c: AppContext, area: PostgresArea, work: (db: Database) => Promise<T>) =>
+  orUnavailable(area, () => withDatabase(c.var.config, work));

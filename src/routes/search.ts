@@ -12,14 +12,13 @@ import type { SearchIndex } from "../search/search-index";
 import { currentSearchIndex, SearchUnavailableError, searchIndexVersion } from "../search/store";
 import { MAX_QUERY_TERMS } from "../search/terms";
 import { tokenize } from "../search/text";
-import { cursorQuery, errorResponses, router } from "./router";
+import { cursorQuery, errorResponses, json, router } from "./router";
 
 export const MAX_QUERY_LENGTH = 512;
 const MAX_PAGE = 1000;
 const KINDS = ["movie", "series", "episode"] as const;
 const DEFAULT_KINDS = ["movie", "series"];
 
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).max(20)]).optional();
 const listOf = <T>(value: T | T[] | undefined): T[] =>
   value === undefined ? [] : Array.isArray(value) ? value : [value];

@@ -1,8 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireUserState } from "../auth";
 import { unwrap } from "../contracts/outcomes";
 import { HttpProblem, notFound } from "../contracts/problems";
-import { errorResponses, resourceId, router, userState } from "./router";
+import { errorResponses, guardedRouter, json, removedOr404, resourceId, userRoute, userState } from "./router";
 
 const playbackState = z.enum(["playing", "paused", "stopped"]);
 const seconds = z.number().finite().min(0).max(10_000_000);
@@ -45,20 +45,10 @@ const sessionParams = z.object({
     .max(128)
     .openapi({ param: { name: "id", in: "path" } }),
 });
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
-const base = router();
-base.use("/sessions", requireUserState);
-base.use("/sessions/*", requireUserState);
-
-export const sessionRoutes = base
+export const sessionRoutes = guardedRouter(["/sessions", "/sessions/*"], requireUserState)
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/sessions",
-      security: [{ bearer: [] }],
-      tags: ["Playback"],
-      summary: "Start a playback session",
+    userRoute("Playback", "post", "/sessions", "Start a playback session", {
       description: "Returns the session and where to resume, by the resume rules.",
       request: { body: { content: json(createBody), required: true } },
       responses: {
@@ -66,7 +56,6 @@ export const sessionRoutes = base
           description: "Created",
           content: json(sessionSchema.extend({ resume_position_seconds: z.number().nullable() })),
         },
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -76,14 +65,9 @@ export const sessionRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/sessions/{id}",
-      security: [{ bearer: [] }],
-      tags: ["Playback"],
-      summary: "Get a session",
+    userRoute("Playback", "get", "/sessions/{id}", "Get a session", {
       request: { params: sessionParams },
-      responses: { 200: { description: "The session", content: json(sessionSchema) }, ...errorResponses },
+      responses: { 200: { description: "The session", content: json(sessionSchema) } },
     }),
     async (c) => {
       const session = await userState(c).getSession(c.req.valid("param").id);
@@ -92,17 +76,11 @@ export const sessionRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "patch",
-      path: "/sessions/{id}/position",
-      security: [{ bearer: [] }],
-      tags: ["Playback"],
-      summary: "Report the playback position",
+    userRoute("Playback", "patch", "/sessions/{id}/position", "Report the playback position", {
       request: { params: sessionParams, body: { content: json(positionBody), required: true } },
       responses: {
         200: { description: "The session", content: json(sessionSchema) },
         409: errorResponses[404],
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -113,19 +91,10 @@ export const sessionRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/sessions/{id}",
-      security: [{ bearer: [] }],
-      tags: ["Playback"],
-      summary: "End a session",
+    userRoute("Playback", "delete", "/sessions/{id}", "End a session", {
       description: "Writes the final progress and emits `session-ended` with `completion_rate` in [0, 1].",
       request: { params: sessionParams },
-      responses: { 204: { description: "Ended" }, ...errorResponses },
+      responses: { 204: { description: "Ended" } },
     }),
-    async (c) => {
-      const session = unwrap(await userState(c).endSession(c.req.valid("param").id));
-      if (!session) throw notFound("session");
-      return c.body(null, 204);
-    },
+    async (c) => removedOr404(c, "session", await userState(c).endSession(c.req.valid("param").id)),
   );

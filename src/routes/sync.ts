@@ -1,18 +1,28 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireActiveFamily, requireUserState, verifyAccessToken } from "../auth";
 import { unwrap } from "../contracts/outcomes";
-import { HttpProblem, notFound } from "../contracts/problems";
-import { SERVER_NODE } from "../contracts/sync";
+import { HttpProblem } from "../contracts/problems";
+import { SERVER_NODE, syncDocumentSchema, syncProgressSchema, watchlistItemSchema } from "../contracts/sync";
 import { VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../contracts/sync-socket";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { DEVICE_TYPES } from "../domain/device";
 import { HLC_PATTERN, parseHlc } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
 import type { AppContext } from "../env";
-import { progressItemSchema } from "./history";
-import { cursorQuery, errorResponses, ID_PATTERN, limitQuery, resourceId, router, userState } from "./router";
-
-const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
+import {
+  badCursor,
+  cursorQuery,
+  errorResponses,
+  guardedRouter,
+  ID_PATTERN,
+  json,
+  pageCursor,
+  pageOf,
+  pageQuery,
+  removedOr404,
+  resourceId,
+  userRoute,
+  userState,
+} from "./router";
 
 const idField = (example: string) =>
   z.string().regex(ID_PATTERN, "1-128 letters, digits or . _ : -").openapi({ example });
@@ -29,54 +39,6 @@ const tagField = idField("001767225600000:000000:phone-7f3a").openapi({
 });
 
 // ---- schemas ----
-
-const watchlistItemSchema = z
-  .object({
-    content_id: z.string(),
-    added_at: z.string().openapi({ format: "date-time" }),
-    tags: z.array(z.string()).openapi({ description: "live tags; a remove names the ones it observed" }),
-  })
-  .openapi("WatchlistItem");
-
-export const syncProgressSchema = progressItemSchema
-  .extend({ hlc: z.string().nullable().openapi({ description: "the LWW stamp of the register" }) })
-  .openapi("SyncProgress");
-
-export const deviceSchema = z
-  .object({
-    device_id: z.string(),
-    device_type: z.enum(DEVICE_TYPES),
-    platform: z.string(),
-    capabilities: z.record(z.string(), z.unknown()),
-    app_version: z.string(),
-    device_name: z.string(),
-    is_online: z.boolean(),
-    last_seen: z.string().openapi({ format: "date-time" }),
-    registered_at: z.string().openapi({ format: "date-time" }),
-    updated_at: z.string().openapi({ format: "date-time" }),
-  })
-  .openapi("Device");
-
-const section = <T extends z.ZodType>(item: T) =>
-  z.object({
-    items: z.array(item),
-    removed: z.array(z.string()).openapi({ description: "keys that no longer exist" }),
-  });
-
-const syncDocumentSchema = z
-  .object({
-    cursor: z.string().openapi({ description: "pass as `since` next time" }),
-    full: z.boolean(),
-    reason: z
-      .enum(["initial", "gc", "unknown-cursor"])
-      .nullable()
-      .openapi({ description: "why the state is full (no cursor, cursor older than a garbage collection, …)" }),
-    hlc: z.string().openapi({ description: "the server clock; merge it into the client's HLC" }),
-    watchlist: section(watchlistItemSchema),
-    progress: section(syncProgressSchema),
-    devices: section(deviceSchema),
-  })
-  .openapi("SyncDocument");
 
 const opBase = {
   op_id: idField("4f9c2a4e-0d7e-4c55-9d1e-1f3b1c9a7e21").openapi({ description: "idempotency key of the op" }),
@@ -135,16 +97,9 @@ const deviceHeader = z.object({
     .openapi({ description: "the device making the change: its own sockets are not sent the push" }),
 });
 const contentParams = z.object({ content_id: resourceId("content_id") });
-const page = <T extends z.ZodType>(item: T, name: string) =>
-  z.object({ items: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
+const page = <T extends z.ZodType>(item: T, name: string) => pageOf(item).openapi(name);
 
 // ---- helpers ----
-
-function badCursor(path: string): HttpProblem {
-  return new HttpProblem(400, "bad-cursor", "the cursor is not one this API issued", {
-    errors: [{ path, message: "invalid cursor" }],
-  });
-}
 
 /** A sync cursor (the change sequence number it stands for), or undefined when absent. */
 function syncSeq(text: string | undefined, path: string): number | undefined {
@@ -152,13 +107,6 @@ function syncSeq(text: string | undefined, path: string): number | undefined {
   const cursor = decodeCursor(text, { s: "number" });
   if (!cursor || !Number.isSafeInteger(cursor.s) || cursor.s < 0) throw badCursor(path);
   return cursor.s;
-}
-
-function pageAfter<T extends Record<string, "string" | "number">>(text: string | undefined, shape: T) {
-  if (text === undefined) return null;
-  const cursor = decodeCursor(text, shape);
-  if (!cursor) throw badCursor("cursor");
-  return cursor;
 }
 
 /**
@@ -187,26 +135,12 @@ const unauthorized = (detail: string) =>
 
 // ---- routes ----
 
-const base = router();
-for (const path of [
-  "/sync",
-  "/sync/ops",
-  "/sync/watchlist",
-  "/sync/watchlist/*",
-  "/sync/progress",
-  "/sync/progress/*",
-]) {
-  base.use(path, requireUserState);
-}
-
-export const syncRoutes = base
+export const syncRoutes = guardedRouter(
+  ["/sync", "/sync/ops", "/sync/watchlist", "/sync/watchlist/*", "/sync/progress", "/sync/progress/*"],
+  requireUserState,
+)
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/sync",
-      security: [{ bearer: [] }],
-      tags: ["Sync"],
-      summary: "Full sync state, or only what changed after a cursor",
+    userRoute("Sync", "get", "/sync", "Full sync state, or only what changed after a cursor", {
       description:
         "With `since`, returns the current state of every item changed after that cursor. A cursor from " +
         'before a garbage collection answers with the full state and `full: true, reason: "gc"`. ' +
@@ -214,7 +148,7 @@ export const syncRoutes = base
       request: {
         query: z.object({ since: cursorQuery, device_id: idField("phone-7f3a").optional() }),
       },
-      responses: { 200: { description: "State", content: json(syncDocumentSchema) }, ...errorResponses },
+      responses: { 200: { description: "State", content: json(syncDocumentSchema) } },
     }),
     async (c) => {
       const { since, device_id } = c.req.valid("query");
@@ -223,12 +157,7 @@ export const syncRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/sync/ops",
-      security: [{ bearer: [] }],
-      tags: ["Sync"],
-      summary: "Apply a batch of ops made offline",
+    userRoute("Sync", "post", "/sync/ops", "Apply a batch of ops made offline", {
       description:
         "All or nothing: a malformed op, an unknown type, an HLC too far in the future, a reused tag or a " +
         "batch above the limit refuses the whole batch. Idempotent by `op_id`: a batch sent twice changes nothing.",
@@ -237,7 +166,6 @@ export const syncRoutes = base
         200: { description: "Applied", content: json(opsResult) },
         409: errorResponses[404],
         413: errorResponses[400],
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -255,40 +183,34 @@ export const syncRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/sync/watchlist",
-      security: [{ bearer: [] }],
-      tags: ["Sync"],
-      summary: "The effective watchlist (adds minus observed removes), most recently added first",
-      request: { query: z.object({ limit: limitQuery, cursor: cursorQuery }) },
-      responses: {
-        200: { description: "A page", content: json(page(watchlistItemSchema, "WatchlistPage")) },
-        ...errorResponses,
+    userRoute(
+      "Sync",
+      "get",
+      "/sync/watchlist",
+      "The effective watchlist (adds minus observed removes), most recently added first",
+      {
+        request: { query: pageQuery },
+        responses: {
+          200: { description: "A page", content: json(page(watchlistItemSchema, "WatchlistPage")) },
+        },
       },
-    }),
+    ),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
       const result = await userState(c).watchlist({
         limit,
-        after: pageAfter(cursor, { h: "string", c: "string" }),
+        after: pageCursor(cursor, { h: "string", c: "string" }),
       });
       return c.json({ items: result.items, next_cursor: result.next && encodeCursor(result.next) }, 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "put",
-      path: "/sync/watchlist/{content_id}",
-      security: [{ bearer: [] }],
-      tags: ["Sync"],
-      summary: "Add to the watchlist",
+    userRoute("Sync", "put", "/sync/watchlist/{content_id}", "Add to the watchlist", {
       description: "201 with a new tag; 200 when the item is already in the list (nothing changes).",
       request: { params: contentParams, headers: deviceHeader },
       responses: {
         200: { description: "Already there", content: json(watchlistItemSchema) },
         201: { description: "Added", content: json(watchlistItemSchema) },
-        ...errorResponses,
       },
     }),
     async (c) => {
@@ -302,53 +224,44 @@ export const syncRoutes = base
     },
   )
   .openapi(
-    createRoute({
-      method: "delete",
-      path: "/sync/watchlist/{content_id}",
-      security: [{ bearer: [] }],
-      tags: ["Sync"],
-      summary: "Remove from the watchlist (the tags the server holds now)",
-      request: { params: contentParams, headers: deviceHeader },
-      responses: { 204: { description: "Removed" }, ...errorResponses },
-    }),
+    userRoute(
+      "Sync",
+      "delete",
+      "/sync/watchlist/{content_id}",
+      "Remove from the watchlist (the tags the server holds now)",
+      {
+        request: { params: contentParams, headers: deviceHeader },
+        responses: { 204: { description: "Removed" } },
+      },
+    ),
     async (c) => {
-      const removed = unwrap(
-        await userState(c).removeFromWatchlist(
-          c.req.valid("param").content_id,
-          c.req.valid("header")["x-device-id"] ?? null,
-        ),
-      );
-      if (!removed) throw notFound("watchlist item");
-      return c.body(null, 204);
+      const { content_id } = c.req.valid("param");
+      const origin = c.req.valid("header")["x-device-id"] ?? null;
+      return removedOr404(c, "watchlist item", await userState(c).removeFromWatchlist(content_id, origin));
     },
   )
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/sync/progress",
-      security: [{ bearer: [] }],
-      tags: ["Sync"],
-      summary: "Every progress register (the same ones playback sessions write), by content id",
-      request: { query: z.object({ limit: limitQuery, cursor: cursorQuery }) },
-      responses: {
-        200: { description: "A page", content: json(page(syncProgressSchema, "SyncProgressPage")) },
-        ...errorResponses,
+    userRoute(
+      "Sync",
+      "get",
+      "/sync/progress",
+      "Every progress register (the same ones playback sessions write), by content id",
+      {
+        request: { query: pageQuery },
+        responses: {
+          200: { description: "A page", content: json(page(syncProgressSchema, "SyncProgressPage")) },
+        },
       },
-    }),
+    ),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const after = pageAfter(cursor, { c: "string" });
+      const after = pageCursor(cursor, { c: "string" });
       const result = await userState(c).progressPage({ limit, after: after?.c ?? null });
       return c.json({ items: result.items, next_cursor: result.next && encodeCursor({ c: result.next }) }, 200);
     },
   )
   .openapi(
-    createRoute({
-      method: "put",
-      path: "/sync/progress/{content_id}",
-      security: [{ bearer: [] }],
-      tags: ["Sync"],
-      summary: "Last-writer-wins write of a progress register",
+    userRoute("Sync", "put", "/sync/progress/{content_id}", "Last-writer-wins write of a progress register", {
       description:
         "Ordered by HLC: the client's `hlc` when given (merged into the server clock), else the server's. " +
         "`applied` is false when a later write already holds the register; the response shows that write.",
@@ -358,7 +271,6 @@ export const syncRoutes = base
           description: "The register after the write",
           content: json(z.object({ applied: z.boolean(), progress: syncProgressSchema.nullable() })),
         },
-        ...errorResponses,
       },
     }),
     async (c) => {

@@ -3,9 +3,9 @@
  * recommendations keep (issue 6), or, before the first profile is built, the user's watch history
  * weighted by how much of each title they watched. Cached per isolate for a short time.
  */
-import { sql } from "drizzle-orm";
 import type { Config } from "../config";
 import { withDatabase } from "../db/client";
+import { historyGenreWeights } from "../db/history";
 import { loadGenrePreferences } from "../db/personalization";
 import type { GenreAffinity } from "./ranking";
 
@@ -43,17 +43,7 @@ async function lookup(config: Config, userId: string): Promise<GenreAffinity | n
     const profile = affinityFromPreferences(await loadGenrePreferences(db, userId));
     if (profile) return profile;
     // No profile yet (the consumer builds it a little after the views arrive): read the history.
-    const result = (await db.execute(sql`
-      SELECT g.genre, sum(least(greatest(w.completion_percentage, 0), 100) / 100.0) AS weight
-      FROM watch_history w
-      JOIN content c ON c.id = w.content_id
-      CROSS JOIN LATERAL unnest(c.genres) AS g(genre)
-      WHERE w.user_id = ${userId} AND w.active
-      GROUP BY g.genre
-      ORDER BY weight DESC, g.genre
-      LIMIT ${AFFINITY_GENRES}
-    `)) as unknown as { rows: { genre: string; weight: string | number }[] };
-    return affinityFromWeights(result.rows.map((r) => ({ genre: r.genre, weight: Number(r.weight) })));
+    return affinityFromWeights(await historyGenreWeights(db, userId, AFFINITY_GENRES));
   });
 }
 
