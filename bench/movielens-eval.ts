@@ -9,6 +9,8 @@
  * intervals over users. Then the shared model's build cost and how it grows, and the per-request
  * scoring time.
  */
+
+import { CholeskyDecomposition, inverse, Matrix } from "ml-matrix";
 import {
   loadMovieLens,
   type MovieLens,
@@ -532,8 +534,10 @@ function scaling(fold: Fold, options: SharedModelOptions): void {
     }
     return { rows: x.rows * times, columns: x.columns, offsets, index, values };
   };
+  gramWithRidge(replicate(1), options.lambda); // warm the JIT
   const gram1 = time(() => gramWithRidge(x, options.lambda)).ms;
-  const gram4 = time(() => gramWithRidge(replicate(4), options.lambda)).ms;
+  const four = replicate(4);
+  const gram4 = time(() => gramWithRidge(four, options.lambda)).ms;
   const nsPerPair = (gram4 * 1e6) / (4 * pairs);
   const pairsPerUser = pairs / x.rows;
   const inversions: { n: number; ms: number }[] = [];
@@ -542,6 +546,17 @@ function scaling(fold: Fold, options: SharedModelOptions): void {
     const gram = gramWithRidge(sub, options.lambda);
     inversions.push({ n: sub.columns, ms: time(() => invertSpd(gram, sub.columns)).ms });
   }
+  // The same inverse by a well-kept general-purpose package, interleaved with ours after a warm-up.
+  const small = restrictColumns(weighted, easeItems(weighted, 500));
+  const smallGram = gramWithRidge(small, options.lambda);
+  const n = small.columns;
+  invertSpd(smallGram.slice(), n);
+  const oursSmall = time(() => invertSpd(smallGram.slice(), n)).ms;
+  const asMatrix = new Matrix(Array.from({ length: n }, (_, i) => Array.from(smallGram.subarray(i * n, i * n + n))));
+  const mlCholesky = time(() => new CholeskyDecomposition(asMatrix).solve(Matrix.eye(n))).ms;
+  const mlLu = time(() => inverse(asMatrix)).ms;
+  const oursAgain = time(() => invertSpd(smallGram.slice(), n)).ms;
+  const oursBest = Math.min(oursSmall, oursAgain);
   const last = inversions[inversions.length - 1]!;
   const previous = inversions[inversions.length - 2]!;
   const exponent = Math.log(last.ms / previous.ms) / Math.log(last.n / previous.n);
@@ -559,6 +574,11 @@ function scaling(fold: Fold, options: SharedModelOptions): void {
       part: "inverse of the head's Gram",
       measured: `${inversions.map((r) => `${r.n}: ${fmt(r.ms / 1000, 2)} s`).join(", ")} (grows as n^${fmt(exponent, 2)})`,
       "per million users": `unchanged: head ${options.head} → ${fmt(inversionSeconds(options.head), 0)} s, ${mib(options.head ** 2 * 8)}`,
+    },
+    {
+      part: `inverse, ${n} titles: ours against ml-matrix`,
+      measured: `ours ${fmt(oursBest, 0)} ms; ml-matrix Cholesky + solve ${fmt(mlCholesky, 0)} ms (${fmt(mlCholesky / oursBest, 1)}×), LU inverse ${fmt(mlLu, 0)} ms (${fmt(mlLu / oursBest, 1)}×)`,
+      "per million users": "",
     },
     {
       part: "per 100,000 titles",

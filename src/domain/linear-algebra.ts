@@ -3,8 +3,8 @@
  * matrix (a Gram matrix plus a ridge), in place, as LAPACK's potrf + potri do it: Cholesky
  * A = L·Lᵀ, then M = L⁻¹, then A⁻¹ = Mᵀ·M. Every inner loop is a dot product over two contiguous
  * rows, four rows at a time so that each row read from memory serves four sums: about n³/2
- * multiply-adds in all, several times faster than a general-purpose library (see the
- * recommendations benchmark).
+ * multiply-adds in all. The recommendations benchmark measures it against ml-matrix's Cholesky
+ * and LU inverses (an order of magnitude slower here).
  */
 
 export class NotPositiveDefinite extends Error {
