@@ -32,7 +32,7 @@ import {
   restrictColumns,
 } from "../src/domain/item-neighbours";
 import { invertSpd } from "../src/domain/linear-algebra";
-import { alignModel, type BlendWeights, CollaborativeScorer } from "../src/domain/personal-ranking";
+import { alignModel, type BlendWeights, CollaborativeScorer, SERVED_BLEND } from "../src/domain/personal-ranking";
 import { buildProfile, type PreferenceProfile, type View } from "../src/domain/profile";
 import {
   holdOutLastLiked,
@@ -46,6 +46,8 @@ import {
 import { DIVERSITY_WINDOW, recommend, Scorer } from "../src/domain/recommend";
 import {
   buildSharedModel,
+  DEFAULT_PERSONAL,
+  DEFAULT_SHARED_MODEL,
   type SharedModel,
   type SharedModelOptions,
   type UserView,
@@ -295,11 +297,13 @@ export async function movieLensBenchmark(): Promise<void> {
       ),
     tuning,
   );
+  // Tuning starts from what the code serves by default, and says when validation disagrees with it.
   const base: OursParams = {
-    model: { lambda: 400, neighbours: 200, head: 3000 },
-    halfLifeViews: 10,
-    blend: { profile: 0.1, adapter: 0 },
+    model: { ...DEFAULT_SHARED_MODEL },
+    halfLifeViews: DEFAULT_PERSONAL.halfLifeViews,
+    blend: { ...SERVED_BLEND },
   };
+  const defaults = JSON.stringify(base);
   const validModels = new Map<number, SharedModel>();
   const validModel = (lambda: number) => {
     let model = validModels.get(lambda);
@@ -340,6 +344,11 @@ export async function movieLensBenchmark(): Promise<void> {
   );
   console.log("\nChosen on the validation split (each user's last 5 liked films of the training part):");
   for (const line of tuning) console.log(`  ${line}`);
+  console.log(
+    JSON.stringify(base) === defaults
+      ? "  (the same as the served defaults in src/domain/shared-model.ts and personal-ranking.ts)"
+      : `  the served defaults differ: ${defaults}; measured below with the tuned ${JSON.stringify(base)}`,
+  );
 
   // --- The test fold: every recommender trained on the whole training part.
   progress("building the peers and the shared model on the training part ...");

@@ -16,7 +16,7 @@ import { invertSpd } from "./linear-algebra";
 
 export interface NeighbourModel {
   items: number;
-  /** Row i (an item the user has) lists its neighbours j at `neighbours[offsets[i] .. offsets[i + 1])`. */
+  /** Row i (an item the user has) lists its neighbours j at `neighbours[offsets[i] .. offsets[i + 1])`, ascending. */
   offsets: Uint32Array;
   neighbours: Uint32Array;
   /** What liking item i adds to the score of neighbour j. */
@@ -339,14 +339,19 @@ export function strongestContributor(
   let bestContribution = 0;
   for (const { item: from, weight } of history) {
     if (from < 0 || from >= model.items) continue;
-    for (let a = model.offsets[from]!; a < model.offsets[from + 1]!; a++) {
-      if (model.neighbours[a] !== item) continue;
-      const contribution = weight * model.weights[a]!;
-      if (contribution > bestContribution) {
-        best = from;
-        bestContribution = contribution;
-      }
-      break;
+    // Rows are in ascending neighbour order: find the item by bisection.
+    let lo = model.offsets[from]!;
+    let hi = model.offsets[from + 1]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (model.neighbours[mid]! < item) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === model.offsets[from + 1]! || model.neighbours[lo] !== item) continue;
+    const contribution = weight * model.weights[lo]!;
+    if (contribution > bestContribution) {
+      best = from;
+      bestContribution = contribution;
     }
   }
   return best;

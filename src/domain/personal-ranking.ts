@@ -24,7 +24,7 @@ export interface BlendWeights {
 }
 
 /** Chosen on MovieLens' validation split. */
-export const SERVED_BLEND: Readonly<BlendWeights> = { profile: 0.1, adapter: 0 };
+export const SERVED_BLEND: Readonly<BlendWeights> = { profile: 0.05, adapter: 0 };
 
 /** A shared model lined up with one catalog's feature space: built once per isolate per model version. */
 export interface AlignedModel {

@@ -190,8 +190,13 @@ export function decodeModelSnapshot(input: Uint8Array): SharedModel {
     for (let a = from; a < to; a++) weights[a] = quantized[a]! * scale;
   }
   const neighbours = Uint32Array.from(neighbourIds);
-  for (let a = 0; a < neighbours.length; a++) {
-    if (neighbours[a]! >= items) throw new ModelSnapshotError(`snapshot neighbour ${neighbours[a]} is not a title`);
+  for (let i = 0; i < items; i++) {
+    for (let a = offsets[i]!; a < offsets[i + 1]!; a++) {
+      if (neighbours[a]! >= items) throw new ModelSnapshotError(`snapshot neighbour ${neighbours[a]} is not a title`);
+      if (a > offsets[i]! && neighbours[a]! <= neighbours[a - 1]!) {
+        throw new ModelSnapshotError(`snapshot neighbour list ${i} is not in ascending order`);
+      }
+    }
   }
   return { ids, popularity, neighbours: { items, offsets, neighbours, weights }, info: header.info };
 }
