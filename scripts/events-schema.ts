@@ -1,7 +1,7 @@
 /** `npm run events:schema`: writes the events' JSON Schema (served at /events/schema.json) under docs/. */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { eventJsonSchema } from "../src/events/json-schema";
+import { eventJsonSchema } from "../src/contracts/events-schema";
 
 export const EVENT_SCHEMA_FILE = fileURLToPath(new URL("../docs/events.schema.json", import.meta.url));
 

@@ -3,8 +3,9 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { familyCheckProblem, requireUser } from "./auth";
 import { ConfigError } from "./config";
+import { isStorageUnavailable, storageUnavailableProblem } from "./contracts/outcomes";
+import { HttpProblem, problemResponse } from "./contracts/problems";
 import { type App, configOf } from "./env";
-import { HttpProblem, problemResponse } from "./problem";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { autocompleteRoutes } from "./routes/autocomplete";
@@ -12,13 +13,13 @@ import { contentRoutes } from "./routes/content";
 import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { eventRecoveryRoutes } from "./routes/event-recovery";
-import { eventSchemaRoutes } from "./routes/events";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
 import { profileRoutes } from "./routes/profile";
 import { recommendationRoutes } from "./routes/recommendations";
 import { userState } from "./routes/router";
+import { schemaRoutes } from "./routes/schemas";
 import { searchRoutes } from "./routes/search";
 import { sessionRoutes } from "./routes/sessions";
 import { syncRoutes } from "./routes/sync";
@@ -59,7 +60,7 @@ app
   )
   .route("/", healthRoutes)
   .route("/", docsRoutes)
-  .route("/", eventSchemaRoutes)
+  .route("/", schemaRoutes)
   .route("/api/v1", api)
   .get("/api/v1/_bench/ping", requireUser, async (c) => {
     if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
@@ -75,6 +76,11 @@ app
     // A call to the user's object refused by the token-family check: answer with the check's reason.
     const refused = await familyCheckProblem(c);
     if (refused) return problemResponse(refused.toProblem(), refused.extra.headers);
+    // The user's object could not open its storage (a failed migration): a 503, retried later.
+    if (isStorageUnavailable(error)) {
+      const problem = storageUnavailableProblem();
+      return problemResponse(problem.toProblem(), problem.extra.headers);
+    }
     if (error instanceof ConfigError) {
       console.error(error.message);
       return problemResponse(

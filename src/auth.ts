@@ -2,9 +2,10 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "./config";
-import type { UserState } from "./durable/user-state";
+import { isStorageUnavailable, storageUnavailableProblem } from "./contracts/outcomes";
+import { HttpProblem } from "./contracts/problems";
+import type { UserApi } from "./durable/user-api";
 import { type App, type Caller, configOf, type Env } from "./env";
-import { HttpProblem } from "./problem";
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
@@ -90,10 +91,12 @@ function bearer(header: string | undefined): string | undefined {
 
 // ---- the family check ----
 
-type UserStateStub = DurableObjectStub<UserState>;
+/** The caller's surface on their UserState (see src/durable/user-api.ts). */
+export type UserApiStub = Rpc.Stub<UserApi>;
+
 interface FamilyGate {
-  /** The caller's UserState, with every call pipelined behind the family check. */
-  state: UserStateStub;
+  /** The caller's UserApi, with every call pipelined behind the family check. */
+  state: UserApiStub;
   /** Settles when the check is done: rejects with the 401 when the family is revoked. */
   checked: Promise<void>;
   /** Releases the handle on the user's object (held otherwise until the request context ends). */
@@ -121,8 +124,7 @@ const checkUnavailable = () =>
  */
 function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
   if (!caller.fid) return null;
-  const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub));
-  const access = stub.authorize(caller.sub, caller.fid);
+  const access = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub)).authorize(caller.fid);
   let handle: RpcHandle | null = null;
   const checked = Promise.resolve(access).then(
     (resolved) => {
@@ -131,28 +133,16 @@ function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
     },
     (error: unknown) => {
       console.error("family check failed", String(error));
-      throw checkUnavailable();
+      throw isStorageUnavailable(error) ? storageUnavailableProblem() : checkUnavailable();
     },
   );
   checked.catch(() => {}); // awaited later by the middleware; not an unhandled rejection meanwhile
-  const pipelined = access as unknown as UserStateStub;
-  const state = new Proxy(pipelined, {
-    get(target, property) {
-      // fetch (WebSocket upgrades) cannot ride an RPC handle: wait for the check, then go direct.
-      if (property === "fetch") {
-        return async (...args: Parameters<UserStateStub["fetch"]>) => {
-          await checked;
-          return stub.fetch(...args);
-        };
-      }
-      return (target as unknown as Record<PropertyKey, unknown>)[property];
-    },
-  });
   const close = () => {
     (handle as RpcHandle | null)?.[DISPOSE]?.();
     handle = null;
   };
-  const gate = { state, checked, close };
+  // Calls on the pending answer are pipelined: they run on the object right after the check.
+  const gate = { state: access as unknown as UserApiStub, checked, close };
   gates.set(c, gate);
   return gate;
 }
@@ -179,19 +169,39 @@ export async function requireActiveFamily(env: Env, caller: Caller): Promise<voi
   if (!caller.fid) return;
   let revoked: boolean;
   try {
-    revoked = await env.USER_STATE.get(env.USER_STATE.idFromName(caller.sub)).familyRevoked(caller.sub, caller.fid);
+    revoked = await env.USER_STATE.get(env.USER_STATE.idFromName(caller.sub)).familyRevoked(caller.fid);
   } catch (error) {
     console.error("family check failed", String(error));
-    throw checkUnavailable();
+    throw isStorageUnavailable(error) ? storageUnavailableProblem() : checkUnavailable();
   }
   if (revoked) throw revokedProblem();
 }
 
-/** The caller's UserState stub, pipelined behind the family check when the token has a family. */
-export function callerUserState(c: Context<App>): UserStateStub {
-  const gate = gates.get(c);
+/** The UserApi of a caller whose token has no family, opened on first use; released by `authenticate`. */
+const direct = new WeakMap<Context<App>, { state: UserApiStub; close(): void }>();
+
+/** The caller's UserApi, pipelined behind the family check when the token has a family. */
+export function callerUserState(c: Context<App>): UserApiStub {
+  const gate = gates.get(c) ?? direct.get(c);
   if (gate) return gate.state;
-  return c.env.USER_STATE.get(c.env.USER_STATE.idFromName(c.var.caller.sub));
+  const access = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(c.var.caller.sub)).user();
+  let handle: RpcHandle | null = null;
+  // A failure reaches the caller through its pipelined call; the handle itself is only released.
+  Promise.resolve(access).then(
+    (resolved) => {
+      handle = resolved as unknown as RpcHandle;
+    },
+    () => {},
+  );
+  const opened = {
+    state: access as unknown as UserApiStub,
+    close: () => {
+      (handle as RpcHandle | null)?.[DISPOSE]?.();
+      handle = null;
+    },
+  };
+  direct.set(c, opened);
+  return opened.state;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -207,7 +217,13 @@ async function authenticate(c: Context<App>, next: () => Promise<void>, token: s
   const caller = await verifyAccessToken(configOf(c.env), token);
   c.set("caller", caller);
   const gate = openGate(c, caller);
-  if (!gate) return next();
+  if (!gate) {
+    try {
+      return await next();
+    } finally {
+      direct.get(c)?.close();
+    }
+  }
   try {
     if (!ridesOnUserState && !SAFE_METHODS.has(c.req.method)) {
       await gate.checked;

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
 import { type Config, parseConfig } from "./config";
+import type { EventEnvelope } from "./contracts/events";
 import type { RateLimiter } from "./durable/rate-limiter";
 import type { UserState } from "./durable/user-state";
-import type { EventEnvelope } from "./events/envelope";
 
 /** The Worker's bindings: what wrangler.toml declares plus the variables of `configSchema`. */
 export interface Env {

@@ -1,7 +1,7 @@
 import type { Config } from "../config";
+import { HttpProblem } from "../contracts/problems";
 import { addressKey } from "../domain/client-address";
 import type { Env } from "../env";
-import { HttpProblem } from "../problem";
 
 /**
  * Login and register attempts: first per client address, then per account. The account bucket

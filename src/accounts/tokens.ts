@@ -2,11 +2,11 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { hmacKey } from "../auth";
 import type { Config } from "../config";
+import { HttpProblem } from "../contracts/problems";
 import type { Database } from "../db/client";
 import { refreshTokens, tokenFamilies, users } from "../db/schema";
 import { toBase64Url } from "../domain/passwords";
 import type { Env } from "../env";
-import { HttpProblem } from "../problem";
 
 export type Role = "user" | "admin";
 export type RevocationReason = "logout" | "revoked-by-owner" | "revoked-by-admin" | "refresh-token-reuse";
@@ -97,7 +97,7 @@ export async function revokeFamily(
   reason: RevocationReason,
 ): Promise<void> {
   const state = env.USER_STATE.get(env.USER_STATE.idFromName(family.userId));
-  await state.revokeFamily(family.userId, family.id, reason);
+  await state.revokeFamily(family.id, reason);
   await db
     .update(tokenFamilies)
     .set({ revokedAt: new Date(), revokedReason: reason })
@@ -133,7 +133,7 @@ export async function rotateRefreshToken(config: Config, env: Env, db: Database,
     throw invalidRefresh("this refresh token was already used; its family is now revoked; sign in again");
   }
   const state = env.USER_STATE.get(env.USER_STATE.idFromName(family.userId));
-  if (await state.familyRevoked(family.userId, family.id)) {
+  if (await state.familyRevoked(family.id)) {
     throw invalidRefresh("the refresh token's family has been revoked; sign in again");
   }
   // Spend it only if nobody else did in between: of two concurrent presentations, one wins.

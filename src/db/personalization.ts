@@ -4,6 +4,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { Config } from "../config";
+import type { ProfileJobKind } from "../contracts/events";
 import type { AdapterModel } from "../domain/adapter";
 import { type FeatureItem, FeatureSpace } from "../domain/features";
 import {
@@ -14,7 +15,6 @@ import {
   type ProfileWeights,
   type View,
 } from "../domain/profile";
-import type { ProfileJobKind } from "../events/envelope";
 import { type Database, withDatabase } from "./client";
 import { content, preferenceProfiles, profileJobs, userAdapters } from "./schema";
 

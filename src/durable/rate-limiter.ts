@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { type BucketRule, type BucketState, takeToken } from "../domain/token-bucket";
 import type { Env } from "../env";
+import { MigratedStorage, migrate } from "./migrate";
+import { rateLimiterMigrations } from "./migrations/rate-limiter";
 
 export interface RateDecision {
   allowed: boolean;
@@ -13,20 +15,28 @@ export interface RateDecision {
  * again the object deletes its storage, so idle keys cost nothing.
  */
 export class RateLimiter extends DurableObject<Env> {
+  private readonly storage: MigratedStorage;
   private state: BucketState | null = null;
-  private tableReady = false;
+  /** False after the alarm deleted everything: the next take migrates the empty storage again. */
+  private schemaReady = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.ensureTable();
-    const row = ctx.storage.sql
-      .exec<{ tokens: number; updated_at: number }>("SELECT tokens, updated_at FROM bucket")
-      .toArray()[0];
-    this.state = row ? { tokens: row.tokens, updatedAt: row.updated_at } : null;
+    this.storage = new MigratedStorage(ctx, rateLimiterMigrations, "RateLimiter", () => {
+      this.schemaReady = true;
+      const row = ctx.storage.sql
+        .exec<{ tokens: number; updated_at: number }>("SELECT tokens, updated_at FROM bucket")
+        .toArray()[0];
+      this.state = row ? { tokens: row.tokens, updatedAt: row.updated_at } : null;
+    });
   }
 
   async take(rule: BucketRule, cost = 1): Promise<RateDecision> {
-    this.ensureTable();
+    this.storage.check();
+    if (!this.schemaReady) {
+      migrate(this.ctx.storage, rateLimiterMigrations);
+      this.schemaReady = true;
+    }
     const now = Date.now();
     const decision = takeToken(this.state, now, rule, cost);
     this.state = decision.state;
@@ -43,17 +53,7 @@ export class RateLimiter extends DurableObject<Env> {
   /** The bucket is full again: forget the key entirely. */
   override async alarm(): Promise<void> {
     this.state = null;
-    this.tableReady = false;
+    this.schemaReady = false;
     await this.ctx.storage.deleteAll();
-  }
-
-  private ensureTable(): void {
-    if (this.tableReady) return;
-    this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS bucket (
-      id INTEGER PRIMARY KEY CHECK (id = 1),
-      tokens REAL NOT NULL,
-      updated_at INTEGER NOT NULL
-    )`);
-    this.tableReady = true;
   }
 }

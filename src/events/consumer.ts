@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { Config } from "../config";
+import { decodeEvent, type TypedEnvelope } from "../contracts/events";
 import { type Database, withDatabase } from "../db/client";
 import { deadLetters } from "../db/schema";
-import { decodeEvent, type TypedEnvelope } from "./envelope";
 import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
 

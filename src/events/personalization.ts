@@ -6,6 +6,7 @@
  * changes nothing.
  */
 
+import type { Decoded, ProfileJobKind } from "../contracts/events";
 import {
   dropAdaptersBefore,
   loadViews,
@@ -16,7 +17,6 @@ import {
 } from "../db/personalization";
 import { insufficientData, trainAdapter, trainingExamples } from "../domain/adapter";
 import { buildProfile } from "../domain/profile";
-import type { Decoded, ProfileJobKind } from "./envelope";
 
 type AppliedEvent = Extract<Decoded, { kind: "event" }>["event"];
 

@@ -1,7 +1,7 @@
 import { and, asc, gt, inArray, isNull, sql } from "drizzle-orm";
+import { decodeEvent, type EventEnvelope } from "../contracts/events";
 import type { Database } from "../db/client";
 import { deadLetters } from "../db/schema";
-import { decodeEvent, type EventEnvelope } from "./envelope";
 
 /** Queues limits per sendBatch: 100 messages and 256 KB. Stay below both. */
 const MAX_BATCH_MESSAGES = 100;

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
+import type { TypedEnvelope } from "../contracts/events";
 import type { Database } from "../db/client";
 import { joinEntry, type OrSetEntry } from "../domain/or-set";
-import type { TypedEnvelope } from "./envelope";
 
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 type WatchlistChanged = TypedEnvelope<"watchlist-changed">;

@@ -1,11 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
 import { requireAdmin, requireUser } from "../auth";
+import { HttpProblem } from "../contracts/problems";
 import { upsertCatalog } from "../db/catalog";
 import { spellCorrections } from "../db/schema";
 import type { CatalogItem } from "../domain/catalog";
 import type { AppContext } from "../env";
-import { HttpProblem } from "../problem";
 import { normalizedQuery } from "../search/search-index";
 import { rebuildIndex } from "../search/store";
 import { orUnavailable, withCatalog } from "./content";

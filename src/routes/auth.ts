@@ -10,11 +10,11 @@ import {
 } from "../accounts/tokens";
 import { requireUser } from "../auth";
 import type { Config } from "../config";
+import { HttpProblem } from "../contracts/problems";
 import { type Database, withDatabase } from "../db/client";
 import { tokenFamilies, users } from "../db/schema";
 import { hashPassword, normalizeEmail, verifyPasswordOrDummy } from "../domain/passwords";
 import type { AppContext } from "../env";
-import { HttpProblem } from "../problem";
 import { errorResponses, problemSchema, router } from "./router";
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });

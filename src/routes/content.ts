@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Config } from "../config";
+import { HttpProblem, notFound } from "../contracts/problems";
 import { type Database, withDatabase } from "../db/client";
 import { type ContentRow, contentById, listContent, listEpisodes } from "../db/content";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { HttpProblem, notFound } from "../problem";
 import { cursorQuery, errorResponses, ID_PATTERN, limitQuery, resourceId, router } from "./router";
 
 const KINDS = ["movie", "series", "episode"] as const;

@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUserState } from "../auth";
+import { unwrap } from "../contracts/outcomes";
+import { HttpProblem, notFound } from "../contracts/problems";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { DEVICE_TYPES } from "../domain/device";
-import { unwrap } from "../outcome";
-import { HttpProblem, notFound } from "../problem";
 import { cursorQuery, errorResponses, limitQuery, resourceId, router, userState } from "./router";
 import { deviceSchema } from "./sync";
 
@@ -82,7 +82,7 @@ export const deviceRoutes = base
     }),
     async (c) => {
       const { device, created } = unwrap(
-        await userState(c).registerDevice(c.var.caller.sub, c.req.valid("param").device_id, c.req.valid("json")),
+        await userState(c).registerDevice(c.req.valid("param").device_id, c.req.valid("json")),
       );
       return created ? c.json(device, 201) : c.json(device, 200);
     },
@@ -99,7 +99,7 @@ export const deviceRoutes = base
       responses: { 200: { description: "The device", content: json(deviceSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const device = unwrap(await userState(c).heartbeat(c.var.caller.sub, c.req.valid("param").device_id));
+      const device = unwrap(await userState(c).heartbeat(c.req.valid("param").device_id));
       if (!device) throw notFound("device");
       return c.json(device, 200);
     },
@@ -134,7 +134,7 @@ export const deviceRoutes = base
         }
         after = decoded.d;
       }
-      const result = await userState(c).devices(c.var.caller.sub, { limit, after });
+      const result = await userState(c).devices({ limit, after });
       return c.json({ items: result.items, next_cursor: result.next && encodeCursor({ d: result.next }) }, 200);
     },
   )
@@ -149,7 +149,7 @@ export const deviceRoutes = base
       responses: { 204: { description: "Removed" }, ...errorResponses },
     }),
     async (c) => {
-      const deleted = unwrap(await userState(c).deleteDevice(c.var.caller.sub, c.req.valid("param").device_id));
+      const deleted = unwrap(await userState(c).deleteDevice(c.req.valid("param").device_id));
       if (!deleted) throw notFound("device");
       return c.body(null, 204);
     },

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAdmin, requireUser } from "../auth";
+import { unwrap } from "../contracts/outcomes";
+import { HttpProblem } from "../contracts/problems";
 import { withDatabase } from "../db/client";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { listDeadLetters, replayDeadLetters } from "../events/replay";
-import { unwrap } from "../outcome";
-import { HttpProblem } from "../problem";
 import { cursorQuery, errorResponses, limitQuery, router } from "./router";
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
@@ -163,7 +163,7 @@ export const eventRecoveryRoutes = base
     async (c) => {
       const { user_id } = c.req.valid("param");
       const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(user_id));
-      const counts = unwrap(await stub.reemit(user_id));
+      const counts = unwrap(await stub.reemit());
       return c.json({ user_id, ...counts }, 200);
     },
   );

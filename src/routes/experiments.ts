@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import { requireAdmin, requireUser } from "../auth";
+import { HttpProblem } from "../contracts/problems";
 import { withDatabase } from "../db/client";
 import { experiments } from "../db/schema";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
@@ -12,7 +13,6 @@ import {
   forgetExperimentDefinitions,
   rememberExposure,
 } from "../experiments/definitions";
-import { HttpProblem } from "../problem";
 import { cursorQuery, errorResponses, ID_PATTERN, limitQuery, router, userState } from "./router";
 
 const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
@@ -273,7 +273,7 @@ export const experimentRoutes = base
       }
       const { bucket, variant } = assignVariant(experiment.compiled, id, userId);
       if (!exposureReported(userId, id, variant)) {
-        await userState(c).recordExposure(userId, { experiment_id: id, variant, bucket });
+        await userState(c).recordExposure({ experiment_id: id, variant, bucket });
         rememberExposure(userId, id, variant);
       }
       return c.json({ experiment_id: id, variant }, 200);

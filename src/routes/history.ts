@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUserState } from "../auth";
+import { unwrap } from "../contracts/outcomes";
+import { HttpProblem, notFound } from "../contracts/problems";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { unwrap } from "../outcome";
-import { HttpProblem, notFound } from "../problem";
 import { cursorQuery, errorResponses, limitQuery, resourceId, router, userState } from "./router";
 
 export const progressItemSchema = z
@@ -58,7 +58,7 @@ export const historyRoutes = base
     }),
     async (c) => {
       const { content_id } = c.req.valid("param");
-      const item = await userState(c).resume(c.var.caller.sub, content_id);
+      const item = await userState(c).resume(content_id);
       if (item) return c.json(publicItem(item), 200);
       return c.json(
         {
@@ -88,7 +88,7 @@ export const historyRoutes = base
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const page = await userState(c).history(c.var.caller.sub, {
+      const page = await userState(c).history({
         resumableOnly: true,
         limit,
         after: afterCursor(cursor),
@@ -117,7 +117,7 @@ export const historyRoutes = base
     }),
     async (c) => {
       const { status, limit, cursor } = c.req.valid("query");
-      const page = await userState(c).history(c.var.caller.sub, { status, limit, after: afterCursor(cursor) });
+      const page = await userState(c).history({ status, limit, after: afterCursor(cursor) });
       return c.json(
         { items: page.items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) },
         200,
@@ -135,7 +135,7 @@ export const historyRoutes = base
       responses: { 200: { description: "The item", content: json(progressItemSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const item = unwrap(await userState(c).markWatched(c.var.caller.sub, c.req.valid("param").content_id, true));
+      const item = unwrap(await userState(c).markWatched(c.req.valid("param").content_id, true));
       if (!item) throw notFound("history item");
       return c.json(publicItem(item), 200);
     },
@@ -151,7 +151,7 @@ export const historyRoutes = base
       responses: { 204: { description: "Unwatched" }, ...errorResponses },
     }),
     async (c) => {
-      unwrap(await userState(c).markWatched(c.var.caller.sub, c.req.valid("param").content_id, false));
+      unwrap(await userState(c).markWatched(c.req.valid("param").content_id, false));
       return c.body(null, 204);
     },
   )
@@ -166,7 +166,7 @@ export const historyRoutes = base
       responses: { 204: { description: "Removed" }, ...errorResponses },
     }),
     async (c) => {
-      const removed = unwrap(await userState(c).clearHistoryItem(c.var.caller.sub, c.req.valid("param").content_id));
+      const removed = unwrap(await userState(c).clearHistoryItem(c.req.valid("param").content_id));
       if (!removed) throw notFound("history item");
       return c.body(null, 204);
     },
@@ -184,7 +184,7 @@ export const historyRoutes = base
       },
     }),
     async (c) => {
-      const removed = unwrap(await userState(c).clearHistory(c.var.caller.sub));
+      const removed = unwrap(await userState(c).clearHistory());
       return c.json({ removed }, 200);
     },
   );

@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
+import type { ProfileJobKind } from "../contracts/events";
+import { unwrap } from "../contracts/outcomes";
 import { withDatabase } from "../db/client";
 import { loadProfileDocument } from "../db/personalization";
 import type { AppContext } from "../env";
-import type { ProfileJobKind } from "../events/envelope";
-import { unwrap } from "../outcome";
 import { fromDatabase, unavailableResponse } from "./recommendations";
 import { errorResponses, router, userState } from "./router";
 
@@ -67,7 +67,7 @@ const queuedJobSchema = z
   .openapi("QueuedProfileJob");
 
 async function queueJob(c: AppContext, kind: ProfileJobKind) {
-  const job = unwrap(await userState(c).requestProfileJob(c.var.caller.sub, kind));
+  const job = unwrap(await userState(c).requestProfileJob(kind));
   c.header("location", "/api/v1/profile");
   return { ...job, status: "queued" as const };
 }

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth";
+import { HttpProblem } from "../contracts/problems";
 import { withDatabase } from "../db/client";
 import { catalogFeatures, loadPersonalization } from "../db/personalization";
 import type { ContentKind } from "../domain/catalog";
@@ -7,7 +8,6 @@ import { decodeCursor, encodeCursor } from "../domain/cursor";
 import type { FeatureSpace } from "../domain/features";
 import { type Recommendation, recommend, Scorer, scoreContent } from "../domain/recommend";
 import type { AppContext } from "../env";
-import { HttpProblem } from "../problem";
 import { cursorQuery, errorResponses, limitQuery, problemSchema, router, userState } from "./router";
 
 /** Deepest a client can page into one user's recommendations. */
@@ -110,7 +110,7 @@ const RECENT_HISTORY_ITEMS = 100;
  */
 async function recentlySeen(c: AppContext): Promise<string[]> {
   try {
-    const page = await userState(c).history(c.var.caller.sub, { limit: RECENT_HISTORY_ITEMS });
+    const page = await userState(c).history({ limit: RECENT_HISTORY_ITEMS });
     return page.items.map((item) => item.content_id);
   } catch (error) {
     console.error("recommendations: recent history unavailable:", String(error));

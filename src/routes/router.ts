@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { callerUserState } from "../auth";
+import { validationProblem } from "../contracts/problems";
 import type { App, AppContext } from "../env";
-import { validationProblem } from "../problem";
 
 /** A sub-app whose request validation failures become 400 problem+json listing the fields. */
 export function router() {

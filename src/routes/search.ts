@@ -1,9 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { optionalUser } from "../auth";
+import { HttpProblem } from "../contracts/problems";
 import type { ContentKind } from "../domain/catalog";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import type { AppContext, Caller } from "../env";
-import { HttpProblem } from "../problem";
 import { callerTag, decodeAffinity, encodeAffinity, queryFingerprint } from "../search/paging";
 import { genreAffinity } from "../search/personalize";
 import { search } from "../search/query";

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireUserState } from "../auth";
-import { unwrap } from "../outcome";
-import { HttpProblem, notFound } from "../problem";
+import { unwrap } from "../contracts/outcomes";
+import { HttpProblem, notFound } from "../contracts/problems";
 import { errorResponses, resourceId, router, userState } from "./router";
 
 const playbackState = z.enum(["playing", "paused", "stopped"]);
@@ -71,7 +71,7 @@ export const sessionRoutes = base
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { session, resume_position_seconds } = unwrap(await userState(c).createSession(c.var.caller.sub, body));
+      const { session, resume_position_seconds } = unwrap(await userState(c).createSession(body));
       return c.json({ ...session, resume_position_seconds }, 201);
     },
   )
@@ -86,7 +86,7 @@ export const sessionRoutes = base
       responses: { 200: { description: "The session", content: json(sessionSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const session = await userState(c).getSession(c.var.caller.sub, c.req.valid("param").id);
+      const session = await userState(c).getSession(c.req.valid("param").id);
       if (!session) throw notFound("session");
       return c.json(session, 200);
     },
@@ -106,9 +106,7 @@ export const sessionRoutes = base
       },
     }),
     async (c) => {
-      const result = unwrap(
-        await userState(c).updatePosition(c.var.caller.sub, c.req.valid("param").id, c.req.valid("json")),
-      );
+      const result = unwrap(await userState(c).updatePosition(c.req.valid("param").id, c.req.valid("json")));
       if (result === null) throw notFound("session");
       if (result === "ended") throw new HttpProblem(409, "session-ended", "the session has ended; start a new one");
       return c.json(result, 200);
@@ -126,7 +124,7 @@ export const sessionRoutes = base
       responses: { 204: { description: "Ended" }, ...errorResponses },
     }),
     async (c) => {
-      const session = unwrap(await userState(c).endSession(c.var.caller.sub, c.req.valid("param").id));
+      const session = unwrap(await userState(c).endSession(c.req.valid("param").id));
       if (!session) throw notFound("session");
       return c.body(null, 204);
     },

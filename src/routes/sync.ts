@@ -1,13 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireActiveFamily, requireUserState, verifyAccessToken } from "../auth";
+import { unwrap } from "../contracts/outcomes";
+import { HttpProblem, notFound } from "../contracts/problems";
+import { SERVER_NODE } from "../contracts/sync";
+import { VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../contracts/sync-socket";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { DEVICE_TYPES } from "../domain/device";
 import { HLC_PATTERN, parseHlc } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
-import { SERVER_NODE, VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../durable/user-state";
 import type { AppContext } from "../env";
-import { unwrap } from "../outcome";
-import { HttpProblem, notFound } from "../problem";
 import { progressItemSchema } from "./history";
 import { cursorQuery, errorResponses, ID_PATTERN, limitQuery, resourceId, router, userState } from "./router";
 
@@ -217,7 +218,7 @@ export const syncRoutes = base
     }),
     async (c) => {
       const { since, device_id } = c.req.valid("query");
-      const doc = await userState(c).syncState(c.var.caller.sub, syncSeq(since, "since") ?? null, device_id ?? null);
+      const doc = await userState(c).syncState(syncSeq(since, "since") ?? null, device_id ?? null);
       return c.json(doc, 200);
     },
   )
@@ -248,7 +249,7 @@ export const syncRoutes = base
         });
       }
       const ops: SyncOp[] = body.ops.map((op) => (op.type === "watchlist.add" ? { ...op, tag: op.tag ?? op.hlc } : op));
-      const result = unwrap(await userState(c).applyOps(c.var.caller.sub, { device_id: body.device_id ?? null, ops }));
+      const result = unwrap(await userState(c).applyOps({ device_id: body.device_id ?? null, ops }));
       const count = (status: string) => result.results.filter((r) => r.status === status).length;
       return c.json({ ...result, applied: count("applied"), duplicates: count("duplicate") }, 200);
     },
@@ -268,7 +269,7 @@ export const syncRoutes = base
     }),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      const result = await userState(c).watchlist(c.var.caller.sub, {
+      const result = await userState(c).watchlist({
         limit,
         after: pageAfter(cursor, { h: "string", c: "string" }),
       });
@@ -293,7 +294,6 @@ export const syncRoutes = base
     async (c) => {
       const { item, created } = unwrap(
         await userState(c).addToWatchlist(
-          c.var.caller.sub,
           c.req.valid("param").content_id,
           c.req.valid("header")["x-device-id"] ?? null,
         ),
@@ -314,7 +314,6 @@ export const syncRoutes = base
     async (c) => {
       const removed = unwrap(
         await userState(c).removeFromWatchlist(
-          c.var.caller.sub,
           c.req.valid("param").content_id,
           c.req.valid("header")["x-device-id"] ?? null,
         ),
@@ -339,7 +338,7 @@ export const syncRoutes = base
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
       const after = pageAfter(cursor, { c: "string" });
-      const result = await userState(c).progressPage(c.var.caller.sub, { limit, after: after?.c ?? null });
+      const result = await userState(c).progressPage({ limit, after: after?.c ?? null });
       return c.json({ items: result.items, next_cursor: result.next && encodeCursor({ c: result.next }) }, 200);
     },
   )
@@ -363,9 +362,7 @@ export const syncRoutes = base
       },
     }),
     async (c) => {
-      const result = unwrap(
-        await userState(c).putProgress(c.var.caller.sub, c.req.valid("param").content_id, c.req.valid("json")),
-      );
+      const result = unwrap(await userState(c).putProgress(c.req.valid("param").content_id, c.req.valid("json")));
       return c.json(result, 200);
     },
   )

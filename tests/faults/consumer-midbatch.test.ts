@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { asc, inArray, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { type EventData, makeEvent } from "../../src/contracts/events";
 import { deadLetters, devices, historyClears, watchHistory, watchlistEntries } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
-import { type EventData, makeEvent } from "../../src/events/envelope";
 import { db, eventually, testConfig } from "../worker/helpers";
 import { cutDatabaseAfter, cutHappened } from "./faults";
 

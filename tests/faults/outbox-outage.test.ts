@@ -1,8 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import type { EventEnvelope } from "../../src/contracts/events";
 import { devices, watchHistory } from "../../src/db/schema";
-import type { EventEnvelope } from "../../src/events/envelope";
 import { db, eventually, newUser, userStub } from "../worker/helpers";
 import { drainOutbox, recordQueue } from "../worker/queue-recorder";
 

@@ -4,12 +4,12 @@ import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { optionalUser, requireUser } from "../../src/auth";
+import { problemResponse } from "../../src/contracts/problems";
 import { tokenFamilies } from "../../src/db/schema";
 import type { App } from "../../src/env";
-import { problemResponse } from "../../src/problem";
 import { userState } from "../../src/routes/router";
 import { login, newAccount, refresh } from "./accounts";
-import { client, db, newUser, tokenFor, userStub } from "./helpers";
+import { client, db, newUser, tokenFor, userStub, withUserApi } from "./helpers";
 
 const familyRow = (id: string) =>
   db((d) => d.select().from(tokenFamilies).where(eq(tokenFamilies.id, id))).then((rows) => rows[0]);
@@ -72,7 +72,7 @@ describe("logout and revoke-family", () => {
     const moved = await account.api.patch(`/api/v1/sessions/${session.json.id}/position`, { position_seconds: 2400 });
     expect(moved.status).toBe(401);
     expect(moved.json.type).toContain("token-revoked");
-    const stored = await userStub(account.userId).getSession(account.userId, session.json.id);
+    const stored = await withUserApi(account.userId, (api) => api.getSession(session.json.id));
     expect(stored?.position_seconds).toBe(600);
   });
 
@@ -181,10 +181,10 @@ describe("where revocation holds", () => {
     expect((await account.api.put("/api/v1/sync/watchlist/movie-10")).status).toBe(401);
     expect((await account.api.put("/api/v1/devices/tv", { device_type: "TV", platform: "tizen" })).status).toBe(401);
     expect((await account.api.get("/api/v1/sync/watchlist")).status).toBe(401);
-    const state = await userStub(account.userId).watchlist(account.userId, { limit: 100 });
+    const state = await withUserApi(account.userId, (api) => api.watchlist({ limit: 100 }));
     expect(JSON.stringify(state)).toContain("movie-9");
     expect(JSON.stringify(state)).not.toContain("movie-10");
-    const devices = await userStub(account.userId).devices(account.userId, { limit: 100 });
+    const devices = await withUserApi(account.userId, (api) => api.devices({ limit: 100 }));
     expect(JSON.stringify(devices)).not.toContain('"tv"');
   });
 

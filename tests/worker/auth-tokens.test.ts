@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { signAccessToken } from "../../src/accounts/tokens";
 import { verifyAccessToken } from "../../src/auth";
 import { LOCAL_DEV_JWT_SECRET, parseConfig } from "../../src/config";
-import { HttpProblem } from "../../src/problem";
+import { HttpProblem } from "../../src/contracts/problems";
 import { newAccount } from "./accounts";
 import { client, testConfig, tokenFor } from "./helpers";
 

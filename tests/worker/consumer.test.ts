@@ -1,9 +1,9 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { type EventData, makeEvent } from "../../src/contracts/events";
 import { deadLetters, watchHistory } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
-import { type EventData, makeEvent } from "../../src/events/envelope";
 import { db, testConfig } from "./helpers";
 
 const progress = (

@@ -2,10 +2,10 @@ import { env } from "cloudflare:workers";
 import { Validator } from "@cfworker/json-schema";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { decodeEvent, eventDataSchemas, makeEvent } from "../../src/contracts/events";
 import { deadLetters, watchHistory } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
-import { decodeEvent, eventDataSchemas, makeEvent } from "../../src/events/envelope";
 import { client, db, eventually, newUser, testConfig, tokenFor, userStub } from "./helpers";
 import { drainOutbox, recordQueue } from "./queue-recorder";
 

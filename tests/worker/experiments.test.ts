@@ -1,10 +1,10 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { makeEvent } from "../../src/contracts/events";
 import { experimentAssignments, experiments } from "../../src/db/schema";
 import { applyEventBatch } from "../../src/events/consumer";
-import { makeEvent } from "../../src/events/envelope";
 import { newAccount } from "./accounts";
-import { client, db, eventually, newUser, testConfig, tokenFor, userStub } from "./helpers";
+import { client, db, eventually, newUser, testConfig, tokenFor, withUserApi } from "./helpers";
 
 const admin = async () => client(await tokenFor(`admin-${crypto.randomUUID()}`, { role: "admin" }));
 const experimentId = (name: string) => `${name}-${crypto.randomUUID().slice(0, 8)}`;
@@ -203,9 +203,9 @@ describe("experiments: assignment", () => {
     expect(rows[0]).toMatchObject({ userId, variant: json.variant });
     expect(rows[0]?.bucket).toBeGreaterThanOrEqual(0);
     // The user's object emitted exactly one event for it: a direct repeat is not news.
-    expect(await userStub(userId).recordExposure(userId, { experiment_id: id, variant: json.variant, bucket: 0 })).toBe(
-      false,
-    );
+    expect(
+      await withUserApi(userId, (api) => api.recordExposure({ experiment_id: id, variant: json.variant, bucket: 0 })),
+    ).toBe(false);
   });
 
   it("after a weight change, only moved users get a new exposure; the row follows the new variant", async () => {

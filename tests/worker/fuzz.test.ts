@@ -2,8 +2,8 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { decodeEvent } from "../../src/contracts/events";
 import { applyEventBatch } from "../../src/events/consumer";
-import { decodeEvent } from "../../src/events/envelope";
 import worker from "../../src/index";
 import { type FuzzRequest, type FuzzResponse, type FuzzStats, fuzzProperty, IdPool } from "./fuzz-model";
 import { newUser, testConfig, tokenFor, userStub } from "./helpers";

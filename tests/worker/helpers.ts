@@ -1,6 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { inject } from "vitest";
+import type { UserApiStub } from "../../src/auth";
 import { LOCAL_DEV_JWT_SECRET, parseConfig } from "../../src/config";
 import { type Database, withDatabase } from "../../src/db/client";
 
@@ -83,3 +84,15 @@ export async function eventually<T>(
 }
 
 export const userStub = (userId: string) => env.USER_STATE.get(env.USER_STATE.idFromName(userId));
+
+/** Calls the user's own surface on their object directly (no token), releasing the handle after. */
+export async function withUserApi<T>(userId: string, call: (api: UserApiStub) => Promise<T>): Promise<T> {
+  const api = (await userStub(userId).user()) as unknown as UserApiStub;
+  try {
+    return await call(api);
+  } finally {
+    (api as unknown as Record<symbol, (() => void) | undefined>)[
+      (Symbol as unknown as { dispose: symbol }).dispose
+    ]?.();
+  }
+}

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import type { EventEnvelope } from "../../src/contracts/events";
 import type { UserState } from "../../src/durable/user-state";
-import type { EventEnvelope } from "../../src/events/envelope";
 
 /** One sendBatch call the user's outbox made: its messages and their JSON size. */
 export interface SentBatch {

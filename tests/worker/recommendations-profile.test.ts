@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { makeEvent } from "../../src/contracts/events";
 import { loadGenrePreferences } from "../../src/db/personalization";
 import { preferenceProfiles, profileJobs, userAdapters, watchHistory } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
-import { makeEvent } from "../../src/events/envelope";
 import { db, newUser, testConfig } from "./helpers";
 import { filmsOfGenre, profileAfterJob, profileWithViews, watch } from "./recommendations-helpers";
 

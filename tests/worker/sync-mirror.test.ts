@@ -1,5 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { makeEvent } from "../../src/contracts/events";
 import {
   deviceOnlineSummary,
   devices,
@@ -10,7 +11,6 @@ import {
 } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
-import { makeEvent } from "../../src/events/envelope";
 import { db, eventually, newUser, testConfig } from "./helpers";
 
 const tv = { device_type: "TV", platform: "tvOS", capabilities: { hdr: true, codecs: ["hevc"] }, app_version: "4.2.0" };

@@ -1,9 +1,8 @@
-import type { EventEnvelope } from "../events/envelope";
+import type { EventEnvelope } from "../../contracts/events";
 
 /** Queues limits: 100 messages and 256 KB per sendBatch. Stay below both. */
 const MAX_BATCH_MESSAGES = 100;
 const MAX_BATCH_BYTES = 200_000;
-const utf8 = new TextEncoder();
 /** Batches sent per alarm run before yielding to requests; the alarm runs again at once. */
 const MAX_BATCHES_PER_RUN = 20;
 
@@ -22,27 +21,27 @@ export class Outbox {
   constructor(
     private readonly sql: SqlStorage,
     private readonly lingerMs = 0,
-  ) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      body TEXT NOT NULL,
-      at INTEGER NOT NULL
-    )`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS outbox_state (
-      id INTEGER PRIMARY KEY CHECK (id = 1),
-      attempts INTEGER NOT NULL,
-      next_at INTEGER NOT NULL
-    )`);
-    sql.exec("INSERT OR IGNORE INTO outbox_state (id, attempts, next_at) VALUES (1, 0, 0)");
-  }
+  ) {}
 
   /** Call inside the transaction that changes the state the event describes. */
   append(event: EventEnvelope): void {
-    this.sql.exec("INSERT INTO outbox (body, at) VALUES (?, ?)", JSON.stringify(event), Date.now());
+    const body = JSON.stringify(event);
+    // Bytes of UTF-8, not string length: non-Latin text is up to 3 bytes per character.
+    this.sql.exec(
+      "INSERT INTO outbox (body, at, bytes) VALUES (?, ?, length(CAST(? AS BLOB)))",
+      body,
+      Date.now(),
+      body,
+    );
   }
 
   get size(): number {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+  }
+
+  /** The pending events' size in UTF-8 bytes. */
+  get bytes(): number {
+    return this.sql.exec<{ b: number | null }>("SELECT sum(bytes) AS b FROM outbox").one().b ?? 0;
   }
 
   /** When the alarm should next drain, or null when the outbox is empty. */
@@ -57,17 +56,18 @@ export class Outbox {
     let sent = 0;
     for (let run = 0; run < MAX_BATCHES_PER_RUN; run++) {
       const rows = this.sql
-        .exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", MAX_BATCH_MESSAGES)
+        .exec<{ seq: number; body: string; bytes: number }>(
+          "SELECT seq, body, bytes FROM outbox ORDER BY seq LIMIT ?",
+          MAX_BATCH_MESSAGES,
+        )
         .toArray();
       if (rows.length === 0) break;
       const batch: typeof rows = [];
       let bytes = 0;
       for (const row of rows) {
-        // Bytes of UTF-8, not string length: non-Latin text is up to 3 bytes per character.
-        const size = utf8.encode(row.body).length;
-        if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) break;
+        if (batch.length > 0 && bytes + row.bytes > MAX_BATCH_BYTES) break;
         batch.push(row);
-        bytes += size;
+        bytes += row.bytes;
       }
       try {
         await queue.sendBatch(

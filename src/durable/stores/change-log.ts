@@ -13,21 +13,7 @@ export interface Change {
  * horizon is the greatest pruned seq, and a cursor before it gets a full state instead.
  */
 export class ChangeLog {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS changes (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      kind TEXT NOT NULL,
-      key TEXT NOT NULL,
-      hlc TEXT NOT NULL,
-      at INTEGER NOT NULL
-    )`);
-    sql.exec("CREATE INDEX IF NOT EXISTS changes_key ON changes (kind, key)");
-    sql.exec(`CREATE TABLE IF NOT EXISTS change_log_state (
-      id INTEGER PRIMARY KEY CHECK (id = 1),
-      horizon INTEGER NOT NULL
-    )`);
-    sql.exec("INSERT OR IGNORE INTO change_log_state (id, horizon) VALUES (1, 0)");
-  }
+  constructor(private readonly sql: SqlStorage) {}
 
   // Read from storage every time (cheap, by primary key), so a rolled-back write leaves no trace.
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { envelopeSchema, eventDataSchemas } from "./envelope";
+import { envelopeSchema, eventDataSchemas } from "./events";
 
 /** Where the document is served; also its `$id`. */
 export const EVENT_SCHEMA_PATH = "/events/schema.json";

@@ -1,4 +1,6 @@
-import { type EventEnvelope, makeEvent } from "../events/envelope";
+import { makeEvent } from "../../contracts/events";
+import { encodeHlc } from "../../domain/hlc";
+import type { StoreContext } from "./context";
 
 export interface Exposure {
   experiment_id: string;
@@ -13,16 +15,8 @@ export interface Exposure {
 export class ExposureStore {
   constructor(
     private readonly sql: SqlStorage,
-    private readonly ctx: { userId: string; emit: (event: EventEnvelope) => void; hlc: () => string },
-  ) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS experiment_exposures (
-      experiment_id TEXT PRIMARY KEY,
-      variant TEXT NOT NULL,
-      bucket INTEGER NOT NULL,
-      first_at INTEGER NOT NULL,
-      at INTEGER NOT NULL
-    )`);
-  }
+    private readonly ctx: StoreContext,
+  ) {}
 
   /** True when this exposure is news (first one, or a weight change moved the user). Call in a transaction. */
   record(exposure: Exposure, now: number): boolean {
@@ -43,11 +37,11 @@ export class ExposureStore {
       firstAt,
       now,
     );
-    this.ctx.emit(
+    this.ctx.outbox.append(
       makeEvent(
         "experiment-exposure",
         this.ctx.userId,
-        this.ctx.hlc(),
+        encodeHlc(this.ctx.clock.tick()),
         { ...exposure, first_exposed_at: new Date(firstAt).toISOString() },
         new Date(now),
       ),

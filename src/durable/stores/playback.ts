@@ -1,8 +1,8 @@
-import { compareHlc, decodeHlc, encodeHlc, type Hlc } from "../domain/hlc";
-import { completionPercentage, completionRate, isWatched, type ResumeRules, resumePosition } from "../domain/resume";
-import { type EventEnvelope, makeEvent } from "../events/envelope";
-
-export type PlaybackState = "playing" | "paused" | "stopped";
+import { makeEvent } from "../../contracts/events";
+import type { PlaybackState, ProgressItem } from "../../contracts/sync";
+import { compareHlc, decodeHlc, encodeHlc, type Hlc } from "../../domain/hlc";
+import { completionPercentage, completionRate, isWatched, type ResumeRules, resumePosition } from "../../domain/resume";
+import type { StoreContext } from "./context";
 
 export interface Session {
   id: string;
@@ -16,19 +16,6 @@ export interface Session {
   started_at: string;
   updated_at: string;
   ended_at: string | null;
-}
-
-export interface ProgressItem {
-  content_id: string;
-  resume_position_seconds: number | null;
-  position_seconds: number;
-  duration_seconds: number;
-  completion_percentage: number;
-  watched: boolean;
-  playback_state: PlaybackState;
-  device_id: string | null;
-  last_watched_at: string | null;
-  hlc: string | null;
 }
 
 export interface HistoryPage {
@@ -77,14 +64,8 @@ export interface ProgressWrite {
   hlc: Hlc;
 }
 
-export interface PlaybackContext {
-  userId: string;
+export interface PlaybackContext extends StoreContext {
   rules: ResumeRules;
-  /** Called inside the write transaction with every event that must reach the queue. */
-  emit: (event: EventEnvelope) => void;
-  /** Called inside the write transaction for every change of a progress register. */
-  changed: (kind: "progress", key: string, hlc: string) => void;
-  tick: () => Hlc;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -98,37 +79,7 @@ export class PlaybackStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly ctx: PlaybackContext,
-  ) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS sessions (
-      id TEXT PRIMARY KEY,
-      content_id TEXT NOT NULL,
-      device_id TEXT NOT NULL,
-      position REAL NOT NULL,
-      duration REAL NOT NULL,
-      state TEXT NOT NULL,
-      quality TEXT,
-      started_at INTEGER NOT NULL,
-      updated_at INTEGER NOT NULL,
-      ended_at INTEGER
-    )`);
-    sql.exec("CREATE INDEX IF NOT EXISTS sessions_open ON sessions (updated_at) WHERE ended_at IS NULL");
-    sql.exec(`CREATE TABLE IF NOT EXISTS progress (
-      content_id TEXT PRIMARY KEY,
-      position REAL NOT NULL,
-      duration REAL NOT NULL,
-      state TEXT NOT NULL,
-      watched INTEGER NOT NULL,
-      device_id TEXT,
-      hlc TEXT NOT NULL,
-      last_watched_at INTEGER NOT NULL,
-      deleted INTEGER NOT NULL DEFAULT 0,
-      dirty_since INTEGER
-    )`);
-    sql.exec(
-      "CREATE INDEX IF NOT EXISTS progress_recent ON progress (last_watched_at DESC, content_id) WHERE deleted = 0",
-    );
-    sql.exec("CREATE INDEX IF NOT EXISTS progress_dirty ON progress (dirty_since) WHERE dirty_since IS NOT NULL");
-  }
+  ) {}
 
   // ---- sessions ----
 
@@ -149,8 +100,10 @@ export class PlaybackStore {
       now,
     );
     const session = this.getSession(id) as Session;
-    const hlc = encodeHlc(this.ctx.tick());
-    this.ctx.emit(makeEvent("session-created", this.ctx.userId, hlc, this.sessionData(session), new Date(now)));
+    const hlc = encodeHlc(this.ctx.clock.tick());
+    this.ctx.outbox.append(
+      makeEvent("session-created", this.ctx.userId, hlc, this.sessionData(session), new Date(now)),
+    );
     const progress = this.progressRow(input.content_id);
     const resume =
       progress && !progress.deleted
@@ -182,8 +135,8 @@ export class PlaybackStore {
       id,
     );
     const session = this.getSession(id) as Session;
-    const hlc = this.ctx.tick();
-    this.ctx.emit(
+    const hlc = this.ctx.clock.tick();
+    this.ctx.outbox.append(
       makeEvent("position-updated", this.ctx.userId, encodeHlc(hlc), this.sessionData(session), new Date(now)),
     );
     // A pause or a stop is a natural checkpoint: write it through; plain playing reports are batched.
@@ -208,8 +161,8 @@ export class PlaybackStore {
     if (row.ended_at !== null) return this.toSession(row);
     this.sql.exec("UPDATE sessions SET state = 'stopped', ended_at = ?, updated_at = ? WHERE id = ?", now, now, id);
     const session = this.getSession(id) as Session;
-    const hlc = this.ctx.tick();
-    this.ctx.emit(
+    const hlc = this.ctx.clock.tick();
+    this.ctx.outbox.append(
       makeEvent(
         "session-ended",
         this.ctx.userId,
@@ -284,7 +237,7 @@ export class PlaybackStore {
       deleted,
       dirtySince,
     );
-    this.ctx.changed("progress", write.content_id, hlc);
+    this.ctx.changes.record("progress", write.content_id, hlc, Date.now());
     if (opts.flushNow) this.emitProgress(write.content_id);
     return true;
   }
@@ -378,7 +331,7 @@ export class PlaybackStore {
 
   markWatched(contentId: string, watched: boolean, now: number): ProgressItem | null {
     const current = this.progressRow(contentId);
-    const hlc = this.ctx.tick();
+    const hlc = this.ctx.clock.tick();
     if (watched) {
       const duration = current?.duration ?? 0;
       this.writeProgress(
@@ -405,21 +358,23 @@ export class PlaybackStore {
   clear(contentId: string, now: number): boolean {
     const current = this.progressRow(contentId);
     if (!current || current.deleted) return false;
-    this.remove(contentId, now, this.ctx.tick());
+    this.remove(contentId, now, this.ctx.clock.tick());
     return true;
   }
 
   clearAll(now: number): number {
     const live = this.sql.exec<{ content_id: string }>("SELECT content_id FROM progress WHERE deleted = 0").toArray();
-    const hlc = this.ctx.tick();
+    const hlc = this.ctx.clock.tick();
     const encoded = encodeHlc(hlc);
     this.sql.exec(
       "UPDATE progress SET deleted = 1, dirty_since = NULL, hlc = ?, last_watched_at = ? WHERE deleted = 0",
       encoded,
       now,
     );
-    for (const { content_id } of live) this.ctx.changed("progress", content_id, encoded);
-    this.ctx.emit(makeEvent("history-cleared", this.ctx.userId, encoded, { before_hlc: encoded }, new Date(now)));
+    for (const { content_id } of live) this.ctx.changes.record("progress", content_id, encoded, Date.now());
+    this.ctx.outbox.append(
+      makeEvent("history-cleared", this.ctx.userId, encoded, { before_hlc: encoded }, new Date(now)),
+    );
     return live.length;
   }
 
@@ -452,7 +407,7 @@ export class PlaybackStore {
     const row = this.progressRow(contentId);
     if (!row) return;
     const item = this.toItem(row);
-    this.ctx.emit(
+    this.ctx.outbox.append(
       makeEvent(
         "progress-changed",
         this.ctx.userId,

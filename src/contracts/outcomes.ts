@@ -1,4 +1,4 @@
-import { HttpProblem, type Problem } from "./problem";
+import { HttpProblem, type Problem } from "./problems";
 
 /**
  * What a Durable Object returns instead of throwing: error classes do not survive RPC, so a
@@ -43,3 +43,20 @@ export function toProblem(r: Refusal): HttpProblem {
       : {}),
   });
 }
+
+/**
+ * Marks the error a Durable Object throws when its storage cannot be used (a migration failed).
+ * Only an error's message survives RPC, so the mark travels in the message.
+ */
+const STORAGE_UNAVAILABLE = "[storage-unavailable]";
+
+export const storageUnavailable = (detail: string) => new Error(`${STORAGE_UNAVAILABLE} ${detail}`);
+
+export const isStorageUnavailable = (error: unknown): boolean =>
+  error instanceof Error && error.message.includes(STORAGE_UNAVAILABLE);
+
+/** The 503 a storage-unavailable error becomes at the Worker. */
+export const storageUnavailableProblem = () =>
+  new HttpProblem(503, "storage-unavailable", "this user's state cannot be opened right now; retry later", {
+    headers: { "retry-after": "30" },
+  });

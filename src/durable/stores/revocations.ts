@@ -10,11 +10,6 @@ export class RevokedFamilies {
   private readonly revoked = new Set<string>();
 
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS revoked_families (
-      family_id TEXT PRIMARY KEY,
-      reason TEXT NOT NULL,
-      revoked_at INTEGER NOT NULL
-    )`);
     for (const row of sql.exec<{ family_id: string }>("SELECT family_id FROM revoked_families")) {
       this.revoked.add(row.family_id);
     }

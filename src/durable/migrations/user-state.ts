@@ -1,0 +1,124 @@
+/**
+ * UserState's storage, version by version. Append only: a version that has been released is
+ * never edited; a change of schema is a new entry at the end (see docs/durable-objects.md).
+ */
+import type { Migration } from "../migrate";
+
+/**
+ * Version 1 is the schema objects had before versions were kept, statement for statement, so a
+ * deployed object (which holds these tables already) adopts it without any change.
+ */
+function initialSchema(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  // change log
+  sql.exec(`CREATE TABLE IF NOT EXISTS changes (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      kind TEXT NOT NULL,
+      key TEXT NOT NULL,
+      hlc TEXT NOT NULL,
+      at INTEGER NOT NULL
+    )`);
+  sql.exec("CREATE INDEX IF NOT EXISTS changes_key ON changes (kind, key)");
+  sql.exec(`CREATE TABLE IF NOT EXISTS change_log_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      horizon INTEGER NOT NULL
+    )`);
+  sql.exec("INSERT OR IGNORE INTO change_log_state (id, horizon) VALUES (1, 0)");
+  // outbox
+  sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      body TEXT NOT NULL,
+      at INTEGER NOT NULL
+    )`);
+  sql.exec(`CREATE TABLE IF NOT EXISTS outbox_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      attempts INTEGER NOT NULL,
+      next_at INTEGER NOT NULL
+    )`);
+  sql.exec("INSERT OR IGNORE INTO outbox_state (id, attempts, next_at) VALUES (1, 0, 0)");
+  // token families
+  sql.exec(`CREATE TABLE IF NOT EXISTS revoked_families (
+      family_id TEXT PRIMARY KEY,
+      reason TEXT NOT NULL,
+      revoked_at INTEGER NOT NULL
+    )`);
+  // experiment exposures
+  sql.exec(`CREATE TABLE IF NOT EXISTS experiment_exposures (
+      experiment_id TEXT PRIMARY KEY,
+      variant TEXT NOT NULL,
+      bucket INTEGER NOT NULL,
+      first_at INTEGER NOT NULL,
+      at INTEGER NOT NULL
+    )`);
+  // playback: sessions and progress registers
+  sql.exec(`CREATE TABLE IF NOT EXISTS sessions (
+      id TEXT PRIMARY KEY,
+      content_id TEXT NOT NULL,
+      device_id TEXT NOT NULL,
+      position REAL NOT NULL,
+      duration REAL NOT NULL,
+      state TEXT NOT NULL,
+      quality TEXT,
+      started_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      ended_at INTEGER
+    )`);
+  sql.exec("CREATE INDEX IF NOT EXISTS sessions_open ON sessions (updated_at) WHERE ended_at IS NULL");
+  sql.exec(`CREATE TABLE IF NOT EXISTS progress (
+      content_id TEXT PRIMARY KEY,
+      position REAL NOT NULL,
+      duration REAL NOT NULL,
+      state TEXT NOT NULL,
+      watched INTEGER NOT NULL,
+      device_id TEXT,
+      hlc TEXT NOT NULL,
+      last_watched_at INTEGER NOT NULL,
+      deleted INTEGER NOT NULL DEFAULT 0,
+      dirty_since INTEGER
+    )`);
+  sql.exec(
+    "CREATE INDEX IF NOT EXISTS progress_recent ON progress (last_watched_at DESC, content_id) WHERE deleted = 0",
+  );
+  sql.exec("CREATE INDEX IF NOT EXISTS progress_dirty ON progress (dirty_since) WHERE dirty_since IS NOT NULL");
+  // sync: watchlist OR-Set, devices, applied op ids
+  sql.exec(`CREATE TABLE IF NOT EXISTS watchlist (
+      tag TEXT PRIMARY KEY,
+      content_id TEXT NOT NULL,
+      added_hlc TEXT,
+      removed_hlc TEXT,
+      removed_seq INTEGER,
+      removed_at INTEGER
+    )`);
+  sql.exec("CREATE INDEX IF NOT EXISTS watchlist_content ON watchlist (content_id)");
+  sql.exec("CREATE INDEX IF NOT EXISTS watchlist_tombstones ON watchlist (removed_seq) WHERE removed_hlc IS NOT NULL");
+  sql.exec(`CREATE TABLE IF NOT EXISTS devices (
+      device_id TEXT PRIMARY KEY,
+      device_type TEXT NOT NULL,
+      platform TEXT NOT NULL,
+      capabilities TEXT NOT NULL,
+      app_version TEXT NOT NULL,
+      device_name TEXT NOT NULL,
+      registered_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL,
+      online INTEGER NOT NULL,
+      mirrored_at INTEGER NOT NULL,
+      synced_seq INTEGER NOT NULL DEFAULT 0
+    )`);
+  sql.exec(`CREATE TABLE IF NOT EXISTS applied_ops (op_id TEXT PRIMARY KEY, at INTEGER NOT NULL)`);
+  sql.exec("CREATE INDEX IF NOT EXISTS applied_ops_at ON applied_ops (at)");
+}
+
+/**
+ * Each outbox row keeps its UTF-8 size, so the alarm sizes queue batches (and status reports the
+ * backlog in bytes) without encoding every pending event again on every attempt.
+ */
+function outboxByteSize(sql: SqlStorage): void {
+  sql.exec("ALTER TABLE outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0");
+  sql.exec("UPDATE outbox SET bytes = length(CAST(body AS BLOB))");
+}
+
+export const userStateMigrations: readonly Migration[] = [
+  { version: 1, name: "initial schema", up: initialSchema },
+  { version: 2, name: "outbox row byte size", up: outboxByteSize },
+];

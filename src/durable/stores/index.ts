@@ -1,0 +1,89 @@
+/**
+ * Every store of one user's object, wired once: stores that need another hold it directly
+ * (the watchlist asks the devices how far they synced; applied ops write the watchlist and the
+ * playback registers). Tables exist before this runs: the object's migrations made them.
+ */
+import type { Config } from "../../config";
+import { SERVER_NODE } from "../../contracts/sync";
+import { AppliedOps } from "./applied-ops";
+import { ChangeLog } from "./change-log";
+import type { StoreContext } from "./context";
+import { Devices } from "./devices";
+import { ExposureStore } from "./exposures";
+import { Meta, ServerClock } from "./meta";
+import { Outbox } from "./outbox";
+import { PlaybackStore } from "./playback";
+import { RevokedFamilies } from "./revocations";
+import { Watchlist } from "./watchlist";
+
+export class UserStores {
+  readonly meta: Meta;
+  readonly clock: ServerClock;
+  readonly outbox: Outbox;
+  readonly changes: ChangeLog;
+  readonly playback: PlaybackStore;
+  readonly watchlist: Watchlist;
+  readonly devices: Devices;
+  readonly ops: AppliedOps;
+  readonly revokedFamilies: RevokedFamilies;
+  readonly exposures: ExposureStore;
+
+  constructor(
+    sql: SqlStorage,
+    readonly userId: string,
+    private readonly config: Config,
+  ) {
+    this.meta = new Meta(sql);
+    this.clock = new ServerClock(this.meta, SERVER_NODE, config.SYNC_MAX_CLOCK_DRIFT_SECONDS * 1000);
+    this.outbox = new Outbox(sql, config.OUTBOX_LINGER_MS);
+    this.changes = new ChangeLog(sql);
+    const context: StoreContext = { userId, outbox: this.outbox, changes: this.changes, clock: this.clock };
+    this.playback = new PlaybackStore(sql, {
+      ...context,
+      rules: {
+        minSeconds: config.RESUME_MIN_SECONDS,
+        maxPercent: config.RESUME_MAX_PERCENT,
+        watchedPercent: config.WATCHED_PERCENT,
+      },
+    });
+    this.devices = new Devices(sql, {
+      ...context,
+      offlineMs: config.DEVICE_OFFLINE_SECONDS * 1000,
+      maxDevices: config.SYNC_MAX_DEVICES,
+    });
+    this.watchlist = new Watchlist(sql, { ...context, devices: this.devices });
+    this.ops = new AppliedOps(sql, { watchlist: this.watchlist, playback: this.playback });
+    this.revokedFamilies = new RevokedFamilies(sql);
+    this.exposures = new ExposureStore(sql, context);
+  }
+
+  /** Tombstones every device has synced past (or too old to wait for), old op ids, and change rows of keys gone since. */
+  collectGarbage(now: number): void {
+    const maxAgeMs = this.config.TOMBSTONE_MAX_AGE_SECONDS * 1000;
+    this.watchlist.collectTombstones(now, maxAgeMs);
+    this.ops.forget(now, maxAgeMs);
+    this.changes.prune(
+      (kind, key) =>
+        kind === "watchlist"
+          ? !this.watchlist.hasEntries(key)
+          : kind === "device"
+            ? this.devices.get(key, now, new Set()) === null
+            : false,
+      this.devices.stableSeq(),
+      now - maxAgeMs,
+    );
+  }
+
+  /** Puts the current state of every progress register, watchlist element and device in the outbox again. */
+  reemitAll(now: number): { progress: number; watchlist: number; devices: number } {
+    return {
+      progress: this.playback.reemitAll(),
+      watchlist: this.watchlist.reemitAll(now),
+      devices: this.devices.reemitAll(now),
+    };
+  }
+
+  stats(): { entries: number; tombstones: number; devices: number; remembered_ops: number } {
+    return { ...this.watchlist.stats(), devices: this.devices.count(), remembered_ops: this.ops.count() };
+  }
+}

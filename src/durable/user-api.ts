@@ -1,0 +1,262 @@
+import { RpcTarget } from "cloudflare:workers";
+import type { Config } from "../config";
+import { makeEvent, PROFILE_JOB_EVENTS, type ProfileJobKind } from "../contracts/events";
+import { type Outcome, type Refusal, refusal } from "../contracts/outcomes";
+import type { DeviceInput, OpsResult, PlaybackState, ProgressItem, SyncDocument } from "../contracts/sync";
+import { encodeCursor } from "../domain/cursor";
+import { decodeHlc, encodeHlc } from "../domain/hlc";
+import type { SyncOp } from "../domain/sync-replica";
+import type { AlarmPlan } from "./alarm-plan";
+import { appliedVersion } from "./migrate";
+import type { SocketHub } from "./socket-hub";
+import type { UserStores } from "./stores";
+import type { Exposure } from "./stores/exposures";
+import type { PlaybackStore } from "./stores/playback";
+import type { Watchlist } from "./stores/watchlist";
+import { buildSyncDocument } from "./sync-document";
+import type { WriteOptions, WritePipeline } from "./write-pipeline";
+
+/** The parts of one user's object that its surface works with. */
+export interface UserParts {
+  storage: DurableObjectStorage;
+  stores: UserStores;
+  pipeline: WritePipeline;
+  hub: SocketHub;
+  alarms: AlarmPlan;
+  config: Config;
+}
+
+/**
+ * What the Worker calls on a user's object: every method a route uses, declared here and only
+ * here. Handed out by `UserState.user()` and `UserState.authorize()`; its calls run on the
+ * object, for the object's own user (its name), so no method takes a user id. Reads answer
+ * values; writes answer an Outcome (a refusal travels as a value: error classes do not cross RPC).
+ */
+export class UserApi extends RpcTarget {
+  readonly #parts: UserParts;
+
+  constructor(parts: UserParts) {
+    super();
+    this.#parts = parts;
+  }
+
+  // ---- playback ----
+
+  async createSession(input: {
+    content_id: string;
+    device_id: string;
+    duration_seconds: number;
+    quality?: string | null;
+  }) {
+    return this.#write((now) => this.#playback.createSession(input, now), { origin: input.device_id });
+  }
+
+  async getSession(id: string) {
+    return this.#playback.getSession(id);
+  }
+
+  async updatePosition(id: string, input: { position_seconds: number; playback_state?: PlaybackState | undefined }) {
+    return this.#write((now) => this.#playback.updatePosition(id, input, now), {
+      origin: (s) => (s && s !== "ended" ? s.device_id : null),
+    });
+  }
+
+  async endSession(id: string) {
+    return this.#write((now) => this.#playback.endSession(id, now, "ended"), { origin: (s) => s?.device_id ?? null });
+  }
+
+  async resume(contentId: string) {
+    return this.#playback.progress(contentId);
+  }
+
+  async history(opts: Parameters<PlaybackStore["history"]>[0]) {
+    return this.#playback.history(opts);
+  }
+
+  async markWatched(contentId: string, watched: boolean) {
+    return this.#write((now) => this.#playback.markWatched(contentId, watched, now));
+  }
+
+  async clearHistoryItem(contentId: string) {
+    return this.#write((now) => this.#playback.clear(contentId, now));
+  }
+
+  async clearHistory() {
+    return this.#write((now) => this.#playback.clearAll(now));
+  }
+
+  // ---- personalization jobs and experiment exposures ----
+
+  /** Queues a profile rebuild or an adapter training through the outbox; the queue consumer runs it. */
+  async requestProfileJob(kind: ProfileJobKind) {
+    const { stores } = this.#parts;
+    return this.#write((now) => {
+      const job = { job_id: crypto.randomUUID(), kind, requested_at: new Date(now).toISOString() };
+      const hlc = encodeHlc(stores.clock.tick());
+      stores.outbox.append(
+        makeEvent(PROFILE_JOB_EVENTS[kind], stores.userId, hlc, { job_id: job.job_id }, new Date(now)),
+      );
+      return job;
+    });
+  }
+
+  /** Records that the user saw a variant; true (and an `experiment-exposure` event) only when it is news. */
+  async recordExposure(exposure: Exposure): Promise<boolean> {
+    // Free: reading a variant is not a write the user asked for, and repeats change nothing.
+    const outcome = await this.#write((now) => this.#parts.stores.exposures.record(exposure, now), { cost: 0 });
+    return !outcome.refused && outcome.value;
+  }
+
+  // ---- sync ----
+
+  /** Full state, or what changed after `since`; a registered device's sync point moves up. */
+  async syncState(since: number | null, deviceId: string | null): Promise<SyncDocument> {
+    const { stores, hub, pipeline, alarms } = this.#parts;
+    const doc = buildSyncDocument(stores, since, hub.connectedDevices());
+    if (deviceId) {
+      const head = stores.changes.head;
+      pipeline.transaction(() => stores.devices.recordSynced(deviceId, head));
+      await alarms.schedule();
+    }
+    return doc;
+  }
+
+  async watchlist(opts: Parameters<Watchlist["page"]>[0]) {
+    return this.#parts.stores.watchlist.page(opts);
+  }
+
+  async addToWatchlist(contentId: string, origin: string | null) {
+    return this.#write((now) => this.#parts.stores.watchlist.add(contentId, now), { origin });
+  }
+
+  async removeFromWatchlist(contentId: string, origin: string | null) {
+    return this.#write((now) => this.#parts.stores.watchlist.remove(contentId, now), { origin });
+  }
+
+  async progressPage(opts: Parameters<PlaybackStore["progressPage"]>[0]) {
+    return this.#playback.progressPage(opts);
+  }
+
+  /**
+   * A last-writer-wins write to the progress register sessions share. A client stamp orders
+   * the write (and is merged into the server clock); without one the server stamps it now.
+   */
+  async putProgress(
+    contentId: string,
+    input: {
+      position_seconds: number;
+      duration_seconds: number;
+      state: PlaybackState;
+      hlc?: string | undefined;
+      device_id?: string | undefined;
+    },
+  ): Promise<Outcome<{ applied: boolean; progress: ProgressItem | null }>> {
+    const { clock } = this.#parts.stores;
+    const remote = input.hlc ? decodeHlc(input.hlc) : null;
+    if (remote && !clock.accepts(remote)) return this.#driftRefusal("hlc");
+    return this.#write(
+      (now) => {
+        const stamp = remote ?? clock.tick();
+        if (remote) clock.receive(remote);
+        const applied = this.#playback.writeProgress(
+          {
+            content_id: contentId,
+            position: input.position_seconds,
+            duration: input.duration_seconds,
+            state: input.state,
+            device_id: input.device_id ?? null,
+            at: Math.min(now, stamp.ms),
+            hlc: stamp,
+          },
+          { flushNow: true },
+        );
+        return { applied, progress: this.#playback.progress(contentId) };
+      },
+      { origin: input.device_id ?? null },
+    );
+  }
+
+  /** A batch of offline ops: all applied in one transaction, or none (any refusal rolls back). */
+  async applyOps(batch: { device_id: string | null; ops: SyncOp[] }): Promise<Outcome<OpsResult>> {
+    const { stores, config } = this.#parts;
+    for (const [i, op] of batch.ops.entries()) {
+      if (!stores.clock.accepts(decodeHlc(op.hlc))) return this.#driftRefusal(`ops.${i}.hlc`);
+    }
+    const cost = Math.ceil(batch.ops.length / config.SYNC_OPS_PER_TOKEN);
+    return this.#write(
+      (now) => {
+        const results = batch.ops.map((op) => {
+          stores.clock.receive(decodeHlc(op.hlc));
+          return { op_id: op.op_id, status: stores.ops.apply(op, now, batch.device_id) };
+        });
+        return { results, cursor: encodeCursor({ s: stores.changes.head }), hlc: encodeHlc(stores.clock.current) };
+      },
+      { cost, origin: batch.device_id },
+    );
+  }
+
+  // ---- devices ----
+
+  async registerDevice(deviceId: string, input: DeviceInput) {
+    return this.#write((now) => this.#parts.stores.devices.register(deviceId, input, now), { origin: deviceId });
+  }
+
+  async heartbeat(deviceId: string) {
+    const { devices } = this.#parts.stores;
+    return this.#write(
+      (now) =>
+        devices.markSeen(deviceId, now) ? devices.get(deviceId, now, this.#parts.hub.connectedDevices()) : null,
+      { origin: deviceId },
+    );
+  }
+
+  async deleteDevice(deviceId: string) {
+    return this.#write((now) => this.#parts.stores.devices.delete(deviceId, now));
+  }
+
+  async devices(opts: { limit: number; after?: string | null }) {
+    return this.#parts.stores.devices.page(opts, Date.now(), this.#parts.hub.connectedDevices());
+  }
+
+  /** The object's own figures (outbox, alarm, change log, sockets, sync state). */
+  async status() {
+    return objectStatus(this.#parts);
+  }
+
+  /** A no-op round trip: the floor every per-user request pays. */
+  async ping(): Promise<number> {
+    return Date.now();
+  }
+
+  // ---- internals (#private: not reachable over RPC) ----
+
+  get #playback(): PlaybackStore {
+    return this.#parts.stores.playback;
+  }
+
+  #write<T>(mutation: (now: number) => T, opts?: WriteOptions<T>): Promise<Outcome<T>> {
+    return this.#parts.pipeline.write(mutation, opts);
+  }
+
+  #driftRefusal(path: string): Refusal {
+    const hours = this.#parts.config.SYNC_MAX_CLOCK_DRIFT_SECONDS / 3600;
+    return refusal(400, "clock-drift", `an HLC is more than ${hours} h ahead of the server's clock`, {
+      errors: [{ path, message: "clock too far in the future" }],
+    });
+  }
+}
+
+/** Outbox depth, alarm, deadlines, storage and sync figures, for health checks and tests. */
+export async function objectStatus({ storage, stores, hub, alarms }: UserParts) {
+  return {
+    outbox: stores.outbox.size,
+    outbox_bytes: stores.outbox.bytes,
+    alarm: await storage.getAlarm(),
+    deadlines: alarms.next(),
+    storage_version: appliedVersion(storage.sql),
+    hlc: encodeHlc(stores.clock.current),
+    changes: { head: stores.changes.head, horizon: stores.changes.horizon, rows: stores.changes.size },
+    sockets: hub.size,
+    ...(stores.userId ? { sync: stores.stats() } : {}),
+  };
+}
