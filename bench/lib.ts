@@ -14,6 +14,37 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[index] as number;
 }
 
+/** Wall and CPU time of one call, p50 and p99 in ms. */
+export interface Timing {
+  p50: number;
+  p99: number;
+  /** CPU time (what Workers bill and limit), unaffected by other processes on a shared machine. */
+  cpuP50: number;
+  cpuP99: number;
+}
+
+export function timeEach(count: number, work: (i: number) => void): Timing {
+  for (let i = 0; i < Math.min(50, count); i++) work(i); // warm the JIT
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const cpuStart = process.cpuUsage();
+    const started = performance.now();
+    work(i);
+    wall.push(performance.now() - started);
+    const used = process.cpuUsage(cpuStart);
+    cpu.push((used.user + used.system) / 1000);
+  }
+  wall.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  return {
+    p50: percentile(wall, 50),
+    p99: percentile(wall, 99),
+    cpuP50: percentile(cpu, 50),
+    cpuP99: percentile(cpu, 99),
+  };
+}
+
 export interface LatencySummary {
   count: number;
   p50: number;

@@ -1,20 +1,24 @@
 /**
  * Recommendations:
- *  1. quality on the simulated population: hit-rate@10 and NDCG@10 per scorer, against popularity;
- *  2. the serving path in process (scoring, diversifying, explaining over the whole development
- *     catalog), wall clock and CPU time, plus the consumer's cost of a profile rebuild and a training;
+ *  1. quality on real viewing data, MovieLens ml-latest-small (see bench/movielens-eval.ts): each
+ *     user's last 5 films rated 4 or more held out, every unseen film ranked; popularity, item-kNN,
+ *     EASE and ours (the served pipeline and each of its parts) with paired-bootstrap ratios, the
+ *     shared model's build time, memory and scaling, and the per-request scoring time;
+ *  2. the serving path in process over the development catalog (content profile and adapter),
+ *     plus the consumer's cost of a profile rebuild and a training;
  *  3. end to end on the local stack (wrangler dev + embedded Postgres), next to a bare Durable
  *     Object round trip.
- * BENCH_PART=quality|serving|stack runs one part.
+ * BENCH_PART=movielens|serving|stack runs one part.
  */
 
 import { developmentCatalog } from "../scripts/seed";
 import { trainAdapter, trainingExamples } from "../src/domain/adapter";
 import { FeatureSpace } from "../src/domain/features";
 import { buildProfile } from "../src/domain/profile";
-import { recommend, Scorer, SERVING_WEIGHTS, scoreContent } from "../src/domain/recommend";
-import { DEFAULT_SIMULATION, evaluate, simulatePopulation, standardVariants } from "../src/domain/recommend-eval";
-import { api, drive, percentile, table, token, withBenchStack } from "./lib";
+import { recommend, Scorer, scoreContent } from "../src/domain/recommend";
+import { DEFAULT_SIMULATION, simulatePopulation } from "../src/domain/recommend-eval";
+import { api, drive, type Timing, table, timeEach, token, withBenchStack } from "./lib";
+import { movieLensBenchmark } from "./movielens-eval";
 
 const HALF_LIFE_DAYS = 30;
 const MAX_PER_GENRE = 4;
@@ -24,58 +28,6 @@ const CONCURRENCY = 8;
 
 const catalog = developmentCatalog();
 const films = catalog.filter((item) => item.kind === "movie");
-
-function quality(): void {
-  const users = simulatePopulation(films, DEFAULT_SIMULATION);
-  const rows = evaluate(films, users, standardVariants(SERVING_WEIGHTS), {
-    k: 10,
-    halfLifeDays: HALF_LIFE_DAYS,
-    maxPerGenre: MAX_PER_GENRE,
-  });
-  const base = rows[0] as (typeof rows)[number];
-  table(
-    `Recommendation quality: ${users.length} simulated users, ${films.length} films, the last ` +
-      `${DEFAULT_SIMULATION.heldOut} finished films of each held out, seed ${DEFAULT_SIMULATION.seed}, ` +
-      `diversified top 10 (≤ ${MAX_PER_GENRE} per genre)`,
-    rows.map((r) => ({
-      scorer: r.name,
-      "hit-rate@10": r.hitRate.toFixed(3),
-      "NDCG@10": r.ndcg.toFixed(4),
-      "hit-rate vs popularity": `${(r.hitRate / base.hitRate).toFixed(2)}×`,
-      "NDCG vs popularity": `${(r.ndcg / base.ndcg).toFixed(2)}×`,
-    })),
-  );
-}
-
-interface Timing {
-  p50: number;
-  p99: number;
-  /** CPU time (what Workers bill and limit), unaffected by other processes on a shared machine. */
-  cpuP50: number;
-  cpuP99: number;
-}
-
-function timeEach(count: number, work: (i: number) => void): Timing {
-  for (let i = 0; i < Math.min(50, count); i++) work(i); // warm the JIT
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const cpuStart = process.cpuUsage();
-    const started = performance.now();
-    work(i);
-    wall.push(performance.now() - started);
-    const used = process.cpuUsage(cpuStart);
-    cpu.push((used.user + used.system) / 1000);
-  }
-  wall.sort((a, b) => a - b);
-  cpu.sort((a, b) => a - b);
-  return {
-    p50: percentile(wall, 50),
-    p99: percentile(wall, 99),
-    cpuP50: percentile(cpu, 50),
-    cpuP99: percentile(cpu, 99),
-  };
-}
 
 function serving(): void {
   const space = FeatureSpace.fromCatalog(catalog);
@@ -206,7 +158,7 @@ async function stack(base: string): Promise<void> {
 
 export async function run(): Promise<void> {
   const part = process.env.BENCH_PART;
-  if (!part || part === "quality") quality();
+  if (!part || part === "movielens") await movieLensBenchmark();
   if (!part || part === "serving") serving();
   if (!part || part === "stack") await withBenchStack({}, async (s) => stack(s.baseUrl));
 }

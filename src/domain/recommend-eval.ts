@@ -2,7 +2,9 @@
  * Offline evaluation of the recommender on a simulated population: users with hidden genre
  * tastes pick films of the real catalog (popular films and liked genres more often), finish what
  * they like and abandon what they do not. Each user's last finished films are held out; a scorer
- * is good when it ranks them in the user's top ten.
+ * is good when it ranks them in the user's top ten. The tastes depend on genre alone, so this
+ * checks the plumbing of the content scorer; it is no evidence of quality (see
+ * bench/movielens-eval.ts for that, on real viewing data).
  */
 import { trainAdapter, trainingExamples } from "./adapter";
 import { type CatalogItem, seededRandom } from "./catalog";

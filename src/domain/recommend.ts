@@ -55,6 +55,11 @@ export class Scorer {
     return this.profileVector !== null || this.adapterVector !== null;
   }
 
+  /** How much evidence stands behind the profile, in [0, 1); 0 without one. */
+  get profileConfidence(): number {
+    return this.confidence;
+  }
+
   /** Profile match in [-1, 1]: per group, the mean weight of the item's values, blended by group weight. */
   affinity(item: ItemVector): number {
     const vector = this.profileVector;
