@@ -58,13 +58,13 @@ export function resolveProgressWrite(write: ProgressWrite, rules: ResumeRules): 
   };
 }
 
-const valueOf = ({ hlc: _hlc, ...value }: ProgressRegister) => value;
+const writeValue = ({ hlc: _hlc, ...value }: ProgressRegister) => value;
 
 /** Whether `incoming` replaces `current`: a greater HLC, or the same HLC and the greater value. */
 export function progressWins(current: ProgressRegister | undefined, incoming: ProgressRegister): boolean {
-  return lwwWins(current && { hlc: current.hlc, value: valueOf(current) }, {
+  return lwwWins(current && { hlc: current.hlc, value: writeValue(current) }, {
     hlc: incoming.hlc,
-    value: valueOf(incoming),
+    value: writeValue(incoming),
   });
 }
 
