@@ -4,6 +4,7 @@ import { consumeBatch } from "./events/consumer";
 import { runScheduledJobs } from "./scheduled";
 
 export { RateLimiter } from "./durable/rate-limiter";
+export { SearchPublisher } from "./durable/search-publisher";
 export { UserState } from "./durable/user-state";
 
 export default {

@@ -58,7 +58,12 @@ async function startStack(): Promise<Stack> {
     persistTo: join(dir, "state"),
     log: () => {},
     verbose: process.env.SYSTEM_VERBOSE === "1",
-    vars: { RATE_LIMIT_WRITES_PER_MINUTE: "100000", RATE_LIMIT_BURST: "10000" },
+    vars: {
+      RATE_LIMIT_WRITES_PER_MINUTE: "100000",
+      RATE_LIMIT_BURST: "10000",
+      RATE_LIMIT_READS_PER_MINUTE: "100000",
+      RATE_LIMIT_READ_BURST: "10000",
+    },
   });
 }
 
@@ -270,20 +275,29 @@ describe("the local stack killed with SIGKILL during writes", () => {
     ]);
     await new Promise((r) => setTimeout(r, WRITE_SECONDS * 1000));
 
-    // Postgres as it is just before the kill; writes go on meanwhile.
+    // Postgres as it is just before the kill, once each table holds rows (the consumer runs
+    // behind the writes on a busy machine); writes go on meanwhile.
     const ids = users.map((u) => u.id);
-    const before = await query<{ user_id: string; content_id: string; position_seconds: number; hlc: string }>(
-      "select user_id, content_id, position_seconds, hlc from watch_history where user_id = any($1)",
-      [ids],
-    );
-    const mirrorBefore = await query<{ user_id: string; tag: string; removed: boolean }>(
-      "select user_id, tag, removed from watchlist_entries where user_id = any($1)",
-      [ids],
-    );
-    const devicesBefore = await query<{ user_id: string; device_id: string; hlc: string }>(
-      "select user_id, device_id, hlc from devices where user_id = any($1)",
-      [ids],
-    );
+    const snapshot = async () => ({
+      history: await query<{ user_id: string; content_id: string; position_seconds: number; hlc: string }>(
+        "select user_id, content_id, position_seconds, hlc from watch_history where user_id = any($1)",
+        [ids],
+      ),
+      tags: await query<{ user_id: string; tag: string; removed: boolean }>(
+        "select user_id, tag, removed from watchlist_entries where user_id = any($1)",
+        [ids],
+      ),
+      devices: await query<{ user_id: string; device_id: string; hlc: string }>(
+        "select user_id, device_id, hlc from devices where user_id = any($1)",
+        [ids],
+      ),
+    });
+    let taken = await snapshot();
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; taken = await snapshot()) {
+      if (taken.history.length > 0 && taken.tags.some((t) => t.removed) && taken.devices.length > 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const { history: before, tags: mirrorBefore, devices: devicesBefore } = taken;
     const tree = processTree(started.stack.wrangler.pid as number);
     killed = true;
     sigkill([...tree, started.pglite.pid as number]);
