@@ -1,5 +1,6 @@
 /** Shared measuring helpers for the benchmarks. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -142,6 +143,38 @@ export async function withBenchStack<T>(options: StackOptions, work: (stack: Sta
   }
 }
 
+/**
+ * CPU time (ms) used so far by a process and everything under it (wrangler dev: its node proxy
+ * and workerd, which runs the Worker and the Durable Objects). Linux /proc; CLK_TCK is 100.
+ */
+export function processTreeCpuMs(rootPid: number): number {
+  const children = (pid: number): number[] => {
+    try {
+      return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+        .split("\n")
+        .map((line) => Number(line.trim()))
+        .filter((n) => n > 0);
+    } catch {
+      return []; // no children
+    }
+  };
+  let ticks = 0;
+  const pending = [rootPid];
+  while (pending.length > 0) {
+    const pid = pending.pop() as number;
+    pending.push(...children(pid));
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10;
+}
+
 /** A bounded pool of keep-alive connections, as a client SDK or a load balancer would use. */
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -194,17 +227,11 @@ function isConnectionReset(error: unknown): boolean {
 }
 
 /** `request`, retrying what the dev server's proxy resets or refuses mid-restart (counted). */
-export async function requestRetrying(
-  base: string,
-  bearer: string | null,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; text: string }> {
+export async function requestRetrying(...args: Parameters<typeof request>): Promise<{ status: number; text: string }> {
   for (let attempt = 0; ; attempt++) {
     let res: { status: number; text: string };
     try {
-      res = await request(base, bearer, method, path, body);
+      res = await request(...args);
     } catch (error) {
       if (!isConnectionReset(error) || attempt >= RETRIES) throw error;
       connectionResets.count++;
@@ -291,6 +318,20 @@ export async function interleaved(
       ratio: { median: percentile(ratios, 50), q1: percentile(ratios, 25), q3: percentile(ratios, 75) },
     };
   });
+}
+
+/** The table of an `interleaved` run: each measure's p50, p99 and its per-round ratio to the floor. */
+export function floorTable(title: string, results: readonly InterleavedResult[]): void {
+  table(
+    title,
+    results.map((r) => ({
+      endpoint: r.name,
+      n: r.count,
+      "p50 ms": r.p50,
+      "p99 ms": r.p99,
+      "p50 / floor, per round": ratioCell(r.ratio),
+    })),
+  );
 }
 
 /** A ratio with its spread, for a table cell: "1.42× (IQR 1.31–1.55)". */

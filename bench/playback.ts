@@ -5,7 +5,7 @@
  *     every 10 s for 10 minutes, with time compressed by TIME_SCALE (timers scaled alike).
  */
 import pg from "pg";
-import { api, interleaved, ratioCell, table, token, withBenchStack } from "./lib";
+import { api, floorTable, interleaved, table, token, withBenchStack } from "./lib";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const CONCURRENCY = 8;
@@ -48,15 +48,9 @@ async function latency(base: string) {
     ],
     { rounds: ROUNDS, perRound: Math.ceil(REQUESTS / ROUNDS), concurrency: CONCURRENCY, warmup: 200 },
   );
-  table(
+  floorTable(
     `Playback latency on the local stack (${REQUESTS} requests each in ${ROUNDS} interleaved rounds after a warm-up, ${CONCURRENCY} in flight)`,
-    results.map((r) => ({
-      endpoint: r.name,
-      n: r.count,
-      "p50 ms": r.p50,
-      "p99 ms": r.p99,
-      "p50 / floor, per round": ratioCell(r.ratio),
-    })),
+    results,
   );
   const resume = results[1] as (typeof results)[number];
   console.log(`target: resume p50 within 1.5x of the floor → ${resume.ratio.median.toFixed(2)}x`);

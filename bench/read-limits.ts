@@ -10,6 +10,7 @@ import {
   BENCH_READ_LIMITS,
   drive,
   percentile,
+  processTreeCpuMs,
   ratioCell,
   ratioSpread,
   requestRetrying,
@@ -20,11 +21,13 @@ import {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const PER_ROUND = Number(process.env.BENCH_PER_ROUND ?? 100);
-const CONCURRENCY = 8;
+const CONCURRENCY = 2;
 const OFF = { RATE_LIMIT_READS_PER_MINUTE: "0", READ_IP_PER_MINUTE: "0" };
 
 interface Side {
   base: string;
+  /** The stack's wrangler dev, whose process tree's CPU time is counted. */
+  pid: number;
   plain: string[];
   family: string[];
 }
@@ -41,7 +44,7 @@ async function prepare(stack: Stack): Promise<Side> {
     if (login.status !== 200) throw new Error(`login: ${login.status} ${login.text}`);
     family.push(JSON.parse(login.text).access_token);
   }
-  return { base, plain, family };
+  return { base, pid: stack.wrangler.pid as number, plain, family };
 }
 
 const scenarios: { name: string; call: (side: Side, i: number) => Promise<{ status: number }> }[] = [
@@ -79,7 +82,15 @@ async function measure(off: Side, on: Side): Promise<void> {
     await run(off, scenario, 200);
     await run(on, scenario, 200);
   }
-  const results = scenarios.map(() => ({ off: [] as number[], on: [] as number[], ratios: [] as number[] }));
+  const results = scenarios.map(() => ({
+    off: [] as number[],
+    on: [] as number[],
+    ratios: [] as number[],
+    cpu: new Map<Side, number>([
+      [off, 0],
+      [on, 0],
+    ]),
+  }));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [k, scenario] of scenarios.entries()) {
       const r = results[k] as (typeof results)[number];
@@ -95,12 +106,17 @@ async function measure(off: Side, on: Side): Promise<void> {
               [off, r.off],
             ];
       const p50 = new Map<Side, number>();
-      for (const [side, samples] of order) p50.set(side, (await run(side, scenario, PER_ROUND, samples)).p50);
+      for (const [side, samples] of order) {
+        const cpuBefore = processTreeCpuMs(side.pid);
+        p50.set(side, (await run(side, scenario, PER_ROUND, samples)).p50);
+        r.cpu.set(side, (r.cpu.get(side) as number) + processTreeCpuMs(side.pid) - cpuBefore);
+      }
       r.ratios.push((p50.get(on) as number) / (p50.get(off) as number));
     }
   }
+  const perRequest = ROUNDS * PER_ROUND;
   table(
-    `Read rate limits: what they cost per request (${ROUNDS} interleaved rounds of ${PER_ROUND} requests per side after a warm-up, ${CONCURRENCY} in flight; two local stacks, limits off and on)`,
+    `Read rate limits: what they cost per request (${ROUNDS} interleaved rounds of ${PER_ROUND} requests per side after a warm-up, ${CONCURRENCY} in flight; two local stacks, limits off and on; CPU of each stack's wrangler dev and workerd)`,
     scenarios.map((scenario, k) => {
       const r = results[k] as (typeof results)[number];
       const off50 = percentile(
@@ -111,12 +127,17 @@ async function measure(off: Side, on: Side): Promise<void> {
         [...r.on].sort((a, b) => a - b),
         50,
       );
+      const offCpu = (r.cpu.get(off) as number) / perRequest;
+      const onCpu = (r.cpu.get(on) as number) / perRequest;
       return {
         scenario: scenario.name,
         "p50 off ms": off50,
         "p50 on ms": on50,
         "Δ p50 ms": on50 - off50,
-        "on / off, per round": ratioCell(ratioSpread(r.ratios)),
+        "p50 on / off, per round": ratioCell(ratioSpread(r.ratios)),
+        "CPU ms/req off": offCpu,
+        "CPU ms/req on": onCpu,
+        "Δ CPU ms/req": onCpu - offCpu,
       };
     }),
   );

@@ -17,7 +17,7 @@ import { FeatureSpace } from "../src/domain/features";
 import { buildProfile } from "../src/domain/profile";
 import { recommend, Scorer, scoreContent } from "../src/domain/recommend";
 import { DEFAULT_SIMULATION, simulatePopulation } from "../src/domain/recommend-eval";
-import { api, interleaved, ratioCell, type Timing, table, timeEach, token, withBenchStack } from "./lib";
+import { api, floorTable, interleaved, type Timing, table, timeEach, token, withBenchStack } from "./lib";
 import { movieLensBenchmark } from "./movielens-eval";
 
 const HALF_LIFE_DAYS = 30;
@@ -146,15 +146,9 @@ async function stack(base: string): Promise<void> {
     ],
     { rounds: 10, perRound: Math.ceil(STACK_REQUESTS / 10), concurrency: CONCURRENCY, warmup: 100 },
   );
-  table(
+  floorTable(
     `Recommendations on the local stack (${STACK_REQUESTS} requests each in 10 interleaved rounds after a warm-up, ${CONCURRENCY} in flight)`,
-    results.map((r) => ({
-      endpoint: r.name,
-      n: r.count,
-      "p50 ms": r.p50,
-      "p99 ms": r.p99,
-      "p50 / floor, per round": ratioCell(r.ratio),
-    })),
+    results,
   );
 }
 

@@ -4,12 +4,11 @@ import { describe, expect, it } from "vitest";
 import { checkMigrationList } from "../../src/durable/migrate";
 import { searchPublisherMigrations } from "../../src/durable/migrations/search-publisher";
 import worker from "../../src/index";
-import { buildIndexData, type IndexData } from "../../src/search/search-index";
+import type { IndexData } from "../../src/search/search-index";
 import { encodeSnapshot, gzip, snapshotVersion } from "../../src/search/snapshot";
-import { loadSearchSource } from "../../src/search/source";
 import { CURRENT_KEY, type CurrentRecord, publishIndex, SNAPSHOT_PREFIX, snapshotKey } from "../../src/search/store";
-import { client, db, eventually, testConfig } from "./helpers";
-import { reindex, testItem, uniqueWord } from "./search-support";
+import { client, eventually, testConfig } from "./helpers";
+import { indexWith, reindex, testItem, uniqueWord } from "./search-support";
 
 const config = testConfig();
 
@@ -18,24 +17,9 @@ let lastStamp = 0;
 const readAt = () => (lastStamp = Math.max(Date.now(), lastStamp + 1));
 
 /** The catalog as Postgres holds it, plus one invented title: an index of a version of its own. */
-async function variant(): Promise<{ data: IndexData; version: string; word: string }> {
-  const word = uniqueWord();
-  const source = await db((d) => loadSearchSource(d));
-  const extra = {
-    ...testItem(`Beacon ${word}`),
-    kind: "movie" as const,
-    series_id: null,
-    season_number: null,
-    episode_number: null,
-    year: null,
-    rating: null,
-    runtime_minutes: null,
-    maturity_rating: null,
-    director: null,
-    credits_start_seconds: null,
-  };
-  const data = buildIndexData([...source.items, extra], { plays: source.plays, corrections: source.corrections });
-  return { data, version: await snapshotVersion(encodeSnapshot(data)), word };
+async function variant(): Promise<{ data: IndexData; version: string }> {
+  const data = await indexWith(testItem(`Beacon ${uniqueWord()}`));
+  return { data, version: await snapshotVersion(encodeSnapshot(data)) };
 }
 
 const record = () => env.SEARCH_KV.get<CurrentRecord>(CURRENT_KEY, "json") as Promise<CurrentRecord>;
