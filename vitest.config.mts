@@ -22,6 +22,12 @@ function workerProject(
             OUTBOX_MAX_BACKOFF_SECONDS: "2",
             // Refill 1 write/s (burst unchanged, 120): rate-limit tests stay deterministic on a slow machine.
             RATE_LIMIT_WRITES_PER_MINUTE: "60",
+            // Tests read far above a client's rate (the fuzzer snapshots state around every request),
+            // all from one address: lift the read buckets. read-limits.test.ts sets small ones of its own.
+            RATE_LIMIT_READS_PER_MINUTE: "600000",
+            RATE_LIMIT_READ_BURST: "100000",
+            READ_IP_PER_MINUTE: "600000",
+            READ_IP_BURST: "100000",
             // Search: isolates re-check the published index version every second in tests.
             SEARCH_VERSION_CHECK_SECONDS: "1",
           },

@@ -1,5 +1,6 @@
 /** Shared measuring helpers for the benchmarks. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,6 +115,13 @@ export async function token(sub: string, role: "user" | "admin" = "user"): Promi
     .sign(new TextEncoder().encode(LOCAL_DEV_JWT_SECRET));
 }
 
+export const BENCH_READ_LIMITS = {
+  RATE_LIMIT_READS_PER_MINUTE: "6000000",
+  RATE_LIMIT_READ_BURST: "1000000",
+  READ_IP_PER_MINUTE: "6000000",
+  READ_IP_BURST: "1000000",
+};
+
 /** A throwaway local stack (own ports, own data directories), removed when `work` ends. */
 export async function withBenchStack<T>(options: StackOptions, work: (stack: Stack) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "mg-bench-"));
@@ -124,7 +132,8 @@ export async function withBenchStack<T>(options: StackOptions, work: (stack: Sta
     log: () => {},
     verbose: process.env.BENCH_VERBOSE === "1",
     ...options,
-    vars: { BENCH_ROUTES: "true", ...options.vars },
+    // Benchmarks send far above one client's rate: read buckets too large to refuse, still checked on every read.
+    vars: { BENCH_ROUTES: "true", ...BENCH_READ_LIMITS, ...options.vars },
   });
   try {
     return await work(stack);
@@ -132,6 +141,38 @@ export async function withBenchStack<T>(options: StackOptions, work: (stack: Sta
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * CPU time (ms) used so far by a process and everything under it (wrangler dev: its node proxy
+ * and workerd, which runs the Worker and the Durable Objects). Linux /proc; CLK_TCK is 100.
+ */
+export function processTreeCpuMs(rootPid: number): number {
+  const children = (pid: number): number[] => {
+    try {
+      return execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+        .split("\n")
+        .map((line) => Number(line.trim()))
+        .filter((n) => n > 0);
+    } catch {
+      return []; // no children
+    }
+  };
+  let ticks = 0;
+  const pending = [rootPid];
+  while (pending.length > 0) {
+    const pid = pending.pop() as number;
+    pending.push(...children(pid));
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks * 10;
 }
 
 /** A bounded pool of keep-alive connections, as a client SDK or a load balancer would use. */
@@ -170,15 +211,136 @@ export function request(
   });
 }
 
-/** 503s from wrangler dev's own proxy ("worker restarted mid-request"), retried and counted. */
+/**
+ * What wrangler dev's local proxy does under load, retried and counted (and printed with each
+ * suite): 503 "worker restarted mid-request", and connections it resets (ECONNRESET, "socket
+ * hang up"). Neither is an answer of the Worker.
+ */
 export const devServerRestarts = { count: 0 };
+export const connectionResets = { count: 0 };
+
+const RETRIES = 5;
+
+function isConnectionReset(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return code === "ECONNRESET" || code === "EPIPE" || /socket hang up/i.test(message ?? "");
+}
+
+/** `request`, retrying what the dev server's proxy resets or refuses mid-restart (counted). */
+export async function requestRetrying(...args: Parameters<typeof request>): Promise<{ status: number; text: string }> {
+  for (let attempt = 0; ; attempt++) {
+    let res: { status: number; text: string };
+    try {
+      res = await request(...args);
+    } catch (error) {
+      if (!isConnectionReset(error) || attempt >= RETRIES) throw error;
+      connectionResets.count++;
+      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      continue;
+    }
+    if (res.status === 503 && res.text.includes("restarted mid-request") && attempt < RETRIES) {
+      devServerRestarts.count++;
+      continue;
+    }
+    return res;
+  }
+}
 
 export async function api(base: string, bearer: string, method: string, path: string, body?: unknown) {
-  let { status, text } = await request(base, bearer, method, path, body);
-  for (let attempt = 0; attempt < 3 && status === 503 && text.includes("restarted mid-request"); attempt++) {
-    devServerRestarts.count++;
-    ({ status, text } = await request(base, bearer, method, path, body));
-  }
+  const { status, text } = await requestRetrying(base, bearer, method, path, body);
   if (status >= 400) throw new Error(`${method} ${path} → ${status} ${text.slice(0, 200)}`);
   return text ? JSON.parse(text) : null;
+}
+
+/** The dev server's retried noise since the last call, as a line to print (empty when none). */
+export function takeDevServerNoise(): string {
+  const parts = [];
+  if (devServerRestarts.count > 0) parts.push(`${devServerRestarts.count} "worker restarted mid-request" 503s`);
+  if (connectionResets.count > 0) parts.push(`${connectionResets.count} reset connections`);
+  devServerRestarts.count = 0;
+  connectionResets.count = 0;
+  return parts.length === 0 ? "" : `wrangler dev's proxy: ${parts.join(", ")} (retried, not counted as answers)`;
+}
+
+// ---- interleaved measurements against a floor ----
+
+export interface Measure {
+  name: string;
+  call: (i: number) => Promise<unknown>;
+}
+
+export interface InterleavedResult {
+  name: string;
+  count: number;
+  p50: number;
+  p99: number;
+  /** Per-round p50 over the floor's p50 of the same round: median and interquartile range. */
+  ratio: { median: number; q1: number; q3: number };
+}
+
+/**
+ * Measures calls against a floor (the first measure) so that whatever else the machine does
+ * falls on all of them alike: a warm-up of every measure first (discarded), then `rounds`
+ * rounds in which each measure runs `perRound` calls at `concurrency`, in an order that rotates
+ * every round. A ratio is taken per round, so its spread shows how steady the comparison is.
+ */
+export async function interleaved(
+  measures: readonly Measure[],
+  opts: { rounds: number; perRound: number; concurrency: number; warmup: number },
+): Promise<InterleavedResult[]> {
+  for (const m of measures) await drive(opts.warmup, opts.concurrency, async (i) => void (await m.call(i)));
+  const samples = measures.map(() => [] as number[]);
+  const roundP50 = measures.map(() => [] as number[]);
+  let offset = 0;
+  for (let round = 0; round < opts.rounds; round++) {
+    for (let k = 0; k < measures.length; k++) {
+      const index = (k + round) % measures.length;
+      const m = measures[index] as Measure;
+      const start = offset;
+      offset += opts.perRound;
+      const run = await drive(opts.perRound, opts.concurrency, async (i) => {
+        const t = performance.now();
+        await m.call(start + i);
+        (samples[index] as number[]).push(performance.now() - t);
+      });
+      (roundP50[index] as number[]).push(run.p50);
+    }
+  }
+  const floor = roundP50[0] as number[];
+  return measures.map((m, index) => {
+    const sorted = [...(samples[index] as number[])].sort((a, b) => a - b);
+    const ratios = (roundP50[index] as number[]).map((p, round) => p / (floor[round] as number)).sort((a, b) => a - b);
+    return {
+      name: m.name,
+      count: sorted.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      ratio: { median: percentile(ratios, 50), q1: percentile(ratios, 25), q3: percentile(ratios, 75) },
+    };
+  });
+}
+
+/** The table of an `interleaved` run: each measure's p50, p99 and its per-round ratio to the floor. */
+export function floorTable(title: string, results: readonly InterleavedResult[]): void {
+  table(
+    title,
+    results.map((r) => ({
+      endpoint: r.name,
+      n: r.count,
+      "p50 ms": r.p50,
+      "p99 ms": r.p99,
+      "p50 / floor, per round": ratioCell(r.ratio),
+    })),
+  );
+}
+
+/** A ratio with its spread, for a table cell: "1.42× (IQR 1.31–1.55)". */
+export function ratioCell(r: { median: number; q1: number; q3: number }): string {
+  return `${r.median.toFixed(2)}× (IQR ${r.q1.toFixed(2)}–${r.q3.toFixed(2)})`;
+}
+
+/** The median and quartiles of a list of ratios. */
+export function ratioSpread(values: readonly number[]): { median: number; q1: number; q3: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: percentile(sorted, 50), q1: percentile(sorted, 25), q3: percentile(sorted, 75) };
 }

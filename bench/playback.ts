@@ -5,10 +5,11 @@
  *     every 10 s for 10 minutes, with time compressed by TIME_SCALE (timers scaled alike).
  */
 import pg from "pg";
-import { api, devServerRestarts, drive, table, token, withBenchStack } from "./lib";
+import { api, floorTable, interleaved, table, token, withBenchStack } from "./lib";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const CONCURRENCY = 8;
+const ROUNDS = 20;
 const DEVICES = 100;
 const REPORT_EVERY_S = 10;
 const SIMULATED_MINUTES = 10;
@@ -17,10 +18,13 @@ const FLUSH_SECONDS = 300;
 
 async function latency(base: string) {
   const users = await Promise.all(Array.from({ length: 16 }, (_, i) => token(`bench-latency-${i}`)));
+  const films = (await api(base, users[0] as string, "GET", "/api/v1/content?limit=16")).items.map(
+    (item: { id: string }) => item.id,
+  ) as string[];
   const sessions: string[] = [];
   for (const [i, t] of users.entries()) {
     const s = await api(base, t, "POST", "/api/v1/sessions", {
-      content_id: `film-${i}`,
+      content_id: films[i % films.length],
       device_id: "tv",
       duration_seconds: 7200,
     });
@@ -28,49 +32,28 @@ async function latency(base: string) {
     sessions.push(s.id);
   }
   const pick = (i: number) => i % users.length;
-  // Warm every isolate and object first.
-  await drive(
-    200,
-    CONCURRENCY,
-    async (i) => void (await api(base, users[pick(i)] as string, "GET", "/api/v1/_bench/ping")),
+  const user = (i: number) => users[pick(i)] as string;
+  const results = await interleaved(
+    [
+      { name: "bare DO round trip (floor)", call: (i) => api(base, user(i), "GET", "/api/v1/_bench/ping") },
+      {
+        name: "GET /resume/{id}",
+        call: (i) => api(base, user(i), "GET", `/api/v1/resume/${films[pick(i) % films.length]}`),
+      },
+      {
+        name: "PATCH /sessions/{id}/position",
+        call: (i) =>
+          api(base, user(i), "PATCH", `/api/v1/sessions/${sessions[pick(i)]}/position`, { position_seconds: 1800 + i }),
+      },
+    ],
+    { rounds: ROUNDS, perRound: Math.ceil(REQUESTS / ROUNDS), concurrency: CONCURRENCY, warmup: 200 },
   );
-  const ping = await drive(
-    REQUESTS,
-    CONCURRENCY,
-    async (i) => void (await api(base, users[pick(i)] as string, "GET", "/api/v1/_bench/ping")),
+  floorTable(
+    `Playback latency on the local stack (${REQUESTS} requests each in ${ROUNDS} interleaved rounds after a warm-up, ${CONCURRENCY} in flight)`,
+    results,
   );
-  const resume = await drive(REQUESTS, CONCURRENCY, async (i) => {
-    await api(base, users[pick(i)] as string, "GET", `/api/v1/resume/film-${pick(i)}`);
-  });
-  const update = await drive(REQUESTS, CONCURRENCY, async (i) => {
-    await api(base, users[pick(i)] as string, "PATCH", `/api/v1/sessions/${sessions[pick(i)]}/position`, {
-      position_seconds: 1800 + i,
-    });
-  });
-  table(`Playback latency on the local stack (${REQUESTS} requests each, ${CONCURRENCY} in flight)`, [
-    {
-      endpoint: "bare DO round trip (floor)",
-      "p50 ms": ping.p50,
-      "p99 ms": ping.p99,
-      "req/s": ping.perSecond,
-      "p50 vs floor": 1,
-    },
-    {
-      endpoint: "GET /resume/{id}",
-      "p50 ms": resume.p50,
-      "p99 ms": resume.p99,
-      "req/s": resume.perSecond,
-      "p50 vs floor": resume.p50 / ping.p50,
-    },
-    {
-      endpoint: "PATCH /sessions/{id}/position",
-      "p50 ms": update.p50,
-      "p99 ms": update.p99,
-      "req/s": update.perSecond,
-      "p50 vs floor": update.p50 / ping.p50,
-    },
-  ]);
-  console.log(`target: resume p50 within 1.5x of the floor → ${(resume.p50 / ping.p50).toFixed(2)}x`);
+  const resume = results[1] as (typeof results)[number];
+  console.log(`target: resume p50 within 1.5x of the floor → ${resume.ratio.median.toFixed(2)}x`);
 }
 
 async function rowsWritten(databaseUrl: string): Promise<number> {
@@ -90,11 +73,14 @@ async function rowsWritten(databaseUrl: string): Promise<number> {
 async function amplification(base: string, databaseUrl: string) {
   const intervalMs = (REPORT_EVERY_S * 1000) / TIME_SCALE;
   const reportsPerDevice = (SIMULATED_MINUTES * 60) / REPORT_EVERY_S;
+  const catalog = (
+    await api(base, await token("bench-amp-catalog"), "GET", `/api/v1/content?limit=${DEVICES}`)
+  ).items.map((item: { id: string }) => item.id) as string[];
   const devices = await Promise.all(
     Array.from({ length: DEVICES }, async (_, i) => {
       const t = await token(`bench-amp-${i % 25}`);
       const s = await api(base, t, "POST", "/api/v1/sessions", {
-        content_id: `amp-${i}`,
+        content_id: catalog[i % catalog.length],
         device_id: `device-${i}`,
         duration_seconds: 7200,
       });
@@ -131,11 +117,6 @@ async function amplification(base: string, databaseUrl: string) {
   const wall = (Date.now() - started) / 1000;
   const nominal = (SIMULATED_MINUTES * 60) / TIME_SCALE;
   console.log(`target ≤ 0.05 rows per update → ${(written / updates).toFixed(4)}`);
-  if (devServerRestarts.count > 0) {
-    console.log(
-      `wrangler dev's proxy answered "worker restarted mid-request" ${devServerRestarts.count} times (retried)`,
-    );
-  }
   console.log(
     `wall ${wall.toFixed(0)} s for a nominal ${nominal} s: ${wall > nominal * 1.1 ? "the machine could not keep the pace, so devices reported less often than every 10 s of simulated time (this raises the ratio)" : "on pace"}`,
   );

@@ -17,7 +17,7 @@ import { FeatureSpace } from "../src/domain/features";
 import { buildProfile } from "../src/domain/profile";
 import { recommend, Scorer, scoreContent } from "../src/domain/recommend";
 import { DEFAULT_SIMULATION, simulatePopulation } from "../src/domain/recommend-eval";
-import { api, drive, type Timing, table, timeEach, token, withBenchStack } from "./lib";
+import { api, floorTable, interleaved, type Timing, table, timeEach, token, withBenchStack } from "./lib";
 import { movieLensBenchmark } from "./movielens-eval";
 
 const HALF_LIFE_DAYS = 30;
@@ -127,32 +127,28 @@ async function stack(base: string): Promise<void> {
 
   const pick = (list: string[], i: number) => list[i % list.length] as string;
   const ids = films.filter((_, i) => i % 64 === 0).map((f) => f.id);
-  const endpoints: [string, (i: number) => Promise<unknown>][] = [
-    ["bare DO round trip (floor)", (i) => api(base, pick(watchers, i), "GET", "/api/v1/_bench/ping")],
-    ["GET /recommendations, new user", (i) => api(base, pick(newcomers, i), "GET", "/api/v1/recommendations")],
-    ["GET /recommendations, profile + adapter", (i) => api(base, pick(watchers, i), "GET", "/api/v1/recommendations")],
+  const results = await interleaved(
     [
-      `POST /personalization/score, ${ids.length} ids`,
-      (i) => api(base, pick(watchers, i), "POST", "/api/v1/personalization/score", { content_ids: ids }),
+      { name: "bare DO round trip (floor)", call: (i) => api(base, pick(watchers, i), "GET", "/api/v1/_bench/ping") },
+      {
+        name: "GET /recommendations, new user",
+        call: (i) => api(base, pick(newcomers, i), "GET", "/api/v1/recommendations"),
+      },
+      {
+        name: "GET /recommendations, profile + adapter",
+        call: (i) => api(base, pick(watchers, i), "GET", "/api/v1/recommendations"),
+      },
+      {
+        name: `POST /personalization/score, ${ids.length} ids`,
+        call: (i) => api(base, pick(watchers, i), "POST", "/api/v1/personalization/score", { content_ids: ids }),
+      },
+      { name: "GET /profile", call: (i) => api(base, pick(watchers, i), "GET", "/api/v1/profile") },
     ],
-    ["GET /profile", (i) => api(base, pick(watchers, i), "GET", "/api/v1/profile")],
-  ];
-  // Warm every isolate, object and the catalog cache first.
-  for (const [, call] of endpoints) await drive(100, CONCURRENCY, async (i) => void (await call(i)));
-  const results: [string, Awaited<ReturnType<typeof drive>>][] = [];
-  for (const [name, call] of endpoints) {
-    results.push([name, await drive(STACK_REQUESTS, CONCURRENCY, async (i) => void (await call(i)))]);
-  }
-  const floor = (results[0] as (typeof results)[number])[1];
-  table(
-    `Recommendations on the local stack (${STACK_REQUESTS} requests each, ${CONCURRENCY} in flight)`,
-    results.map(([endpoint, r]) => ({
-      endpoint,
-      "p50 ms": r.p50,
-      "p99 ms": r.p99,
-      "req/s": r.perSecond,
-      "p50 vs floor": r.p50 / floor.p50,
-    })),
+    { rounds: 10, perRound: Math.ceil(STACK_REQUESTS / 10), concurrency: CONCURRENCY, warmup: 100 },
+  );
+  floorTable(
+    `Recommendations on the local stack (${STACK_REQUESTS} requests each in 10 interleaved rounds after a warm-up, ${CONCURRENCY} in flight)`,
+    results,
   );
 }
 

@@ -2,10 +2,12 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Config } from "./config";
-import { isStorageUnavailable, storageUnavailableProblem } from "./contracts/outcomes";
+import { isStorageUnavailable, type Refusal, storageUnavailableProblem } from "./contracts/outcomes";
 import { HttpProblem } from "./contracts/problems";
+import type { BucketRule } from "./domain/token-bucket";
 import type { UserApi } from "./durable/user-api";
 import { type App, type Caller, configOf, type Env } from "./env";
+import { addressReadLimit, isRead, readRefused, refusedRecently, userReadKey, userReadRule } from "./read-limits";
 
 const jwksCache = new Map<string, JWTVerifyGetKey>();
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
@@ -117,18 +119,27 @@ const checkUnavailable = () =>
 
 /**
  * Starts the family check of a token we issued (tokens without `fid`, from an outside identity
- * provider or the dev token script, have no family). The check is the user's Durable Object
- * answering `authorize`: a Set lookup there, and no Postgres. Calls made through `gate.state`
- * are pipelined on it (Cap'n Proto promise pipelining), so on routes that call the user's
- * object anyway it adds no round trip, and a revoked family's call never runs.
+ * provider or the dev token script, have no family), and for a read the user's read budget
+ * (src/read-limits.ts). The check is the user's Durable Object answering `authorize` (or
+ * `admitRead` for a read without a family): a Set lookup and a token bucket there, and no
+ * Postgres. Calls made through `gate.state` are pipelined on it (Cap'n Proto promise
+ * pipelining), so on routes that call the user's object anyway it adds no round trip, and a
+ * refused call never runs.
  */
-function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
-  if (!caller.fid) return null;
-  const access = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub)).authorize(caller.fid);
+function openGate(c: Context<App>, caller: Caller, readRule: BucketRule | null): FamilyGate | null {
+  if (!caller.fid && !readRule) return null;
+  const early = readRule ? refusedRecently(userReadKey(caller.sub)) : null;
+  if (early) throw early;
+  const object = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub));
+  const access = caller.fid ? object.authorize(caller.fid, readRule) : object.admitRead(readRule as BucketRule);
   let handle: RpcHandle | null = null;
   const checked = Promise.resolve(access).then(
     (resolved) => {
       if (resolved === null) throw revokedProblem();
+      // A refusal is a plain value; on the surface's stub this property is a pipelined promise, never `true`.
+      if ((resolved as { refused?: unknown }).refused === true) {
+        throw readRefused(userReadKey(caller.sub), (resolved as Refusal).retry_after_seconds ?? 1);
+      }
       handle = resolved as unknown as RpcHandle;
     },
     (error: unknown) => {
@@ -214,9 +225,12 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * - any other route waits for the check first, because it may change things elsewhere.
  */
 async function authenticate(c: Context<App>, next: () => Promise<void>, token: string, ridesOnUserState: boolean) {
-  const caller = await verifyAccessToken(configOf(c.env), token);
+  // A route under two guarded patterns (`/sync/*` and `/sync/watchlist`) passes here twice: check once.
+  if (c.get("caller")) return next();
+  const config = configOf(c.env);
+  const caller = await verifyAccessToken(config, token);
   c.set("caller", caller);
-  const gate = openGate(c, caller);
+  const gate = openGate(c, caller, isRead(c) ? userReadRule(config) : null);
   if (!gate) {
     try {
       return await next();
@@ -258,10 +272,13 @@ export const requireUserState = createMiddleware<App>(async (c, next) => {
   await authenticate(c, next, token, true);
 });
 
-/** Accepts a request without a token; a token that is present must be valid and unrevoked. */
+/**
+ * Accepts a request without a token (its reads count against the client address's budget); a
+ * token that is present must be valid and unrevoked (its reads count against the user's).
+ */
 export const optionalUser = createMiddleware<App>(async (c, next) => {
   const token = bearer(c.req.header("authorization"));
-  if (!token) return next();
+  if (!token) return addressReadLimit(c, next);
   await authenticate(c, next, token, false);
 });
 

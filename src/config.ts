@@ -51,6 +51,12 @@ export const configSchema = z
     RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
     RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(120),
     PROFILE_HALF_LIFE_DAYS: z.coerce.number().positive().default(30),
+    /** Reads per user (token bucket in the user's object): a burst, then this many per minute; 0: no limit. */
+    RATE_LIMIT_READS_PER_MINUTE: z.coerce.number().min(0).default(1200),
+    RATE_LIMIT_READ_BURST: z.coerce.number().int().min(1).default(300),
+    /** Anonymous reads (search, autocomplete, catalog) per client address; 0: no limit. */
+    READ_IP_PER_MINUTE: z.coerce.number().min(0).default(3000),
+    READ_IP_BURST: z.coerce.number().int().min(1).default(600),
 
     // Accounts and experiments (issue 5).
     /** Login/register attempts per client address: a burst, then this many per minute. */

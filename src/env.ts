@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { type Config, parseConfig } from "./config";
 import type { EventEnvelope } from "./contracts/events";
 import type { RateLimiter } from "./durable/rate-limiter";
+import type { SearchPublisher } from "./durable/search-publisher";
 import type { UserState } from "./durable/user-state";
 
 /** The Worker's bindings: what wrangler.toml declares plus the variables of `configSchema`. */
@@ -9,6 +10,8 @@ export interface Env {
   USER_STATE: DurableObjectNamespace<UserState>;
   /** Token buckets for login and register, one object per client address or account. */
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  /** The one writer of the search index's live version in KV (one object, "search"). */
+  SEARCH_PUBLISHER: DurableObjectNamespace<SearchPublisher>;
   EVENTS: Queue<EventEnvelope>;
   SEARCH_KV: KVNamespace;
   ASSETS: Fetcher;
@@ -26,7 +29,8 @@ export interface Caller {
 
 export interface App {
   Bindings: Env;
-  Variables: { config: Config; caller: Caller };
+  /** `read`: a POST route that only reads, charged to the read budget (src/read-limits.ts). */
+  Variables: { config: Config; caller: Caller; read?: boolean };
 }
 
 export type AppContext = Context<App>;

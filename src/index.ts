@@ -1,9 +1,10 @@
-import { cleanupTokens } from "./accounts/cleanup";
 import { app } from "./app";
 import { configOf, type Env } from "./env";
 import { consumeBatch } from "./events/consumer";
+import { runScheduledJobs } from "./scheduled";
 
 export { RateLimiter } from "./durable/rate-limiter";
+export { SearchPublisher } from "./durable/search-publisher";
 export { UserState } from "./durable/user-state";
 
 export default {
@@ -11,9 +12,8 @@ export default {
   async queue(batch, env) {
     await consumeBatch(configOf(env), batch);
   },
-  /** The hourly cron (wrangler.toml): expired refresh tokens and old token families. */
+  /** The hourly cron (wrangler.toml): each job on its own, so one failing does not stop the others. */
   async scheduled(_controller, env) {
-    const removed = await cleanupTokens(configOf(env));
-    console.log(`cleanup: ${removed.refreshTokens} refresh tokens, ${removed.tokenFamilies} token families`);
+    await runScheduledJobs(configOf(env), env);
   },
 } satisfies ExportedHandler<Env>;

@@ -120,8 +120,20 @@ export const watchlistEntries = pgTable(
   (t) => [
     uniqueIndex("watchlist_entries_user_tag").on(t.userId, t.tag),
     index("watchlist_entries_user_live").on(t.userId, t.contentId).where(sql`not ${t.removed}`),
+    // The hourly purge finds removed tags by age.
+    index("watchlist_entries_removed_age").on(t.updatedAt).where(sql`${t.removed}`),
   ],
 );
+
+/**
+ * How far each mirror has been purged: removed watchlist tags last changed before `purged_before`
+ * are gone, and a late event older than it may not bring one back.
+ */
+export const syncMirrorPurges = pgTable("sync_mirror_purges", {
+  mirror: text("mirror").primaryKey(),
+  purgedBefore: timestamp("purged_before", { withTimezone: true }).notNull(),
+  ranAt: timestamp("ran_at", { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** A user's registered devices with presence; `active` is false once the user removed the device. */
 export const devices = pgTable(

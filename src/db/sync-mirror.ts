@@ -12,6 +12,8 @@ export interface WatchlistTagRecord {
   tag: string;
   addedHlc: string | null;
   removedHlc: string | null;
+  /** The latest `occurred_at` of the events that carried the tag: a purge may refuse older ones. */
+  occurredAt: string;
 }
 
 /** A device record at its greatest HLC in the batch. */
@@ -33,7 +35,14 @@ export interface DeviceRecord {
 const hlcTime = (column: string) =>
   `CASE WHEN ${column} IS NULL THEN NULL ELSE to_timestamp(left(${column}, 15)::bigint / 1000.0) END`;
 
-/** The same join as the OR-Set: the earliest add stamp, the latest remove stamp, removed forever. Returns rows changed. */
+/** The watchlist mirror's purge watermark, as SQL: rows of older events may not be inserted. */
+const WATCHLIST_MIRROR = "watchlist";
+
+/**
+ * The same join as the OR-Set: the earliest add stamp, the latest remove stamp, removed forever.
+ * A tag with no row is only inserted when no purge could have removed it: its events are newer
+ * than the purge watermark, or it is live. Returns rows changed.
+ */
 export async function upsertWatchlistTags(db: Queryable, tags: readonly WatchlistTagRecord[]): Promise<number> {
   const col = <T>(pick: (t: WatchlistTagRecord) => T) => sql.param(tags.map(pick));
   const { rowCount } = await run(
@@ -44,8 +53,15 @@ export async function upsertWatchlistTags(db: Queryable, tags: readonly Watchlis
         ${sql.raw(hlcTime("v.added_hlc"))}, ${sql.raw(hlcTime("v.removed_hlc"))}
       FROM unnest(
         ${col((t) => t.userId)}::text[], ${col((t) => t.contentId)}::text[], ${col((t) => t.tag)}::text[],
-        ${col((t) => t.addedHlc)}::text[], ${col((t) => t.removedHlc)}::text[]
-      ) AS v(user_id, content_id, tag, added_hlc, removed_hlc)
+        ${col((t) => t.addedHlc)}::text[], ${col((t) => t.removedHlc)}::text[],
+        ${col((t) => t.occurredAt)}::timestamptz[]
+      ) AS v(user_id, content_id, tag, added_hlc, removed_hlc, occurred_at)
+      WHERE EXISTS (SELECT 1 FROM watchlist_entries e WHERE e.user_id = v.user_id AND e.tag = v.tag)
+        OR NOT EXISTS (
+          SELECT 1 FROM sync_mirror_purges p WHERE p.mirror = ${WATCHLIST_MIRROR}
+            AND (v.occurred_at < p.purged_before
+              OR (v.removed_hlc IS NOT NULL AND ${sql.raw(hlcTime("v.removed_hlc"))} < p.purged_before))
+        )
       ON CONFLICT (user_id, tag) DO UPDATE SET
         added_hlc = CASE WHEN w.added_hlc IS NULL OR excluded.added_hlc COLLATE "C" < w.added_hlc COLLATE "C"
           THEN coalesce(excluded.added_hlc, w.added_hlc) ELSE w.added_hlc END,
@@ -89,5 +105,22 @@ export async function upsertDevices(db: Queryable, devices: readonly DeviceRecor
       WHERE d.hlc COLLATE "C" < excluded.hlc COLLATE "C"
     `,
   );
+  return rowCount;
+}
+
+/**
+ * Deletes removed watchlist tags whose last change is older than `before`, after raising the
+ * purge watermark to it. The table is locked against the consumer's writes meanwhile, so a batch
+ * either ran before (its rows are judged by age like any other) or sees the new watermark.
+ * Run inside a transaction. Returns the rows deleted.
+ */
+export async function purgeRemovedWatchlistTags(db: Queryable, before: Date): Promise<number> {
+  await db.execute(sql`LOCK TABLE watchlist_entries IN SHARE ROW EXCLUSIVE MODE`);
+  await db.execute(sql`
+    INSERT INTO sync_mirror_purges (mirror, purged_before, ran_at) VALUES (${WATCHLIST_MIRROR}, ${before}, now())
+    ON CONFLICT (mirror) DO UPDATE SET purged_before = greatest(sync_mirror_purges.purged_before, excluded.purged_before),
+      ran_at = now()
+  `);
+  const { rowCount } = await run(db, sql`DELETE FROM watchlist_entries WHERE removed AND updated_at < ${before}`);
   return rowCount;
 }

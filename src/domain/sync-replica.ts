@@ -1,7 +1,8 @@
 import { LwwMap, type LwwRegister } from "./lww";
 import { OrSet, type OrSetElement, type OrSetEntry } from "./or-set";
+import type { ProgressState } from "./progress-register";
 
-export type ProgressState = "playing" | "paused" | "stopped";
+export type { ProgressState };
 
 export interface ProgressValue {
   position_seconds: number;

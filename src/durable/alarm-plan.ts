@@ -33,7 +33,7 @@ export class AlarmPlan {
       "idle-sessions": user(() => stores.playback.nextIdleDeadline(config.SESSION_IDLE_SECONDS * 1000)),
       "history-flush": user(() => stores.playback.nextFlushDeadline(config.HISTORY_FLUSH_SECONDS * 1000)),
       presence: user(() => stores.devices.presenceDeadline(hub.connectedDevices())),
-      gc: user((now) => stores.watchlist.gcDeadline(now, config.TOMBSTONE_MAX_AGE_SECONDS * 1000)),
+      gc: user((now) => stores.gcDeadline(now)),
     };
   }
 

@@ -17,6 +17,7 @@ export interface RateDecision {
 export class RateLimiter extends DurableObject<Env> {
   private readonly storage: MigratedStorage;
   private state: BucketState | null = null;
+  private readState: BucketState | null = null;
   /** False after the alarm deleted everything: the next take migrates the empty storage again. */
   private schemaReady = false;
 
@@ -47,6 +48,17 @@ export class RateLimiter extends DurableObject<Env> {
     );
     const fullAt = now + Math.ceil(((rule.burst - decision.state.tokens) / rule.perSecond) * 1000);
     await this.ctx.storage.setAlarm(fullAt);
+    return { allowed: decision.allowed, retryAfterSeconds: decision.retryAfterSeconds };
+  }
+
+  /**
+   * A read bucket (anonymous reads per client address): the same token bucket, kept in memory
+   * only, so a read writes nothing. An object is evicted only after seconds without calls, by
+   * which time the bucket has mostly refilled; an address busy enough to matter keeps it loaded.
+   */
+  async takeRead(rule: BucketRule): Promise<RateDecision> {
+    const decision = takeToken(this.readState, Date.now(), rule);
+    this.readState = decision.state;
     return { allowed: decision.allowed, retryAfterSeconds: decision.retryAfterSeconds };
   }
 

@@ -8,6 +8,7 @@ import { decodeHlc, encodeHlc } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
 import type { AlarmPlan } from "./alarm-plan";
 import { appliedVersion } from "./migrate";
+import type { ReadBudget } from "./read-budget";
 import type { SocketHub } from "./socket-hub";
 import type { UserStores } from "./stores";
 import type { Exposure } from "./stores/exposures";
@@ -19,6 +20,7 @@ import type { WriteOptions, WritePipeline } from "./write-pipeline";
 /** The parts of one user's object that its surface works with. */
 export interface UserParts {
   storage: DurableObjectStorage;
+  reads: ReadBudget;
   stores: UserStores;
   pipeline: WritePipeline;
   hub: SocketHub;

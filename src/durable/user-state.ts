@@ -1,14 +1,22 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Config } from "../config";
-import { isStorageUnavailable, refusal, storageUnavailableProblem, toProblem } from "../contracts/outcomes";
+import {
+  isStorageUnavailable,
+  type Refusal,
+  refusal,
+  storageUnavailableProblem,
+  toProblem,
+} from "../contracts/outcomes";
 import { problemResponse } from "../contracts/problems";
 import { parseClientMessage, VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../contracts/sync-socket";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { encodeHlc } from "../domain/hlc";
+import type { BucketRule } from "../domain/token-bucket";
 import { configOf, type Env } from "../env";
 import { AlarmPlan } from "./alarm-plan";
 import { MigratedStorage } from "./migrate";
 import { userStateMigrations } from "./migrations/user-state";
+import { ReadBudget } from "./read-budget";
 import { SocketHub } from "./socket-hub";
 import { UserStores } from "./stores";
 import { buildSyncDocument } from "./sync-document";
@@ -48,13 +56,21 @@ export class UserState extends DurableObject<Env> {
 
   /**
    * The gate every request with one of our access tokens passes: null when the token's family is
-   * revoked (an answer, not an exception: a replayed token must not count as an error here),
-   * otherwise the user's surface. The Worker pipelines its real call on it, so the check costs no
-   * extra round trip, and on null the pipelined call never runs.
+   * revoked (an answer, not an exception: a replayed token must not count as an error here), a
+   * refusal when a read is over the user's read budget, otherwise the user's surface. The Worker
+   * pipelines its real call on it, so the check costs no extra round trip, and on null or a
+   * refusal the pipelined call never runs.
    */
-  async authorize(familyId: string): Promise<UserApi | null> {
+  async authorize(familyId: string, readRule: BucketRule | null = null): Promise<UserApi | Refusal | null> {
     const parts = this.#userParts();
-    return parts.stores.revokedFamilies.has(familyId) ? null : new UserApi(parts);
+    if (parts.stores.revokedFamilies.has(familyId)) return null;
+    return (readRule && parts.reads.take(readRule)) || new UserApi(parts);
+  }
+
+  /** The same gate for a read with a token that has no family: the read budget only. */
+  async admitRead(readRule: BucketRule): Promise<UserApi | Refusal> {
+    const parts = this.#userParts();
+    return parts.reads.take(readRule) ?? new UserApi(parts);
   }
 
   async familyRevoked(familyId: string): Promise<boolean> {
@@ -224,6 +240,7 @@ export class UserState extends DurableObject<Env> {
       queue: () => this.env.EVENTS,
     });
     const pipeline = new WritePipeline({ storage: this.ctx.storage, stores, hub, alarms, config: this.#config });
-    return { storage: this.ctx.storage, stores, hub, alarms, pipeline, config: this.#config };
+    const reads = new ReadBudget();
+    return { storage: this.ctx.storage, reads, stores, hub, alarms, pipeline, config: this.#config };
   }
 }

@@ -1,6 +1,13 @@
+import type { Config } from "../config";
 import type { TypedEnvelope } from "../contracts/events";
-import type { Queryable } from "../db/client";
-import { type DeviceRecord, upsertDevices, upsertWatchlistTags, type WatchlistTagRecord } from "../db/sync-mirror";
+import { inTransaction, type Queryable } from "../db/client";
+import {
+  type DeviceRecord,
+  purgeRemovedWatchlistTags,
+  upsertDevices,
+  upsertWatchlistTags,
+  type WatchlistTagRecord,
+} from "../db/sync-mirror";
 import { joinEntry, type OrSetEntry } from "../domain/or-set";
 
 type WatchlistChanged = TypedEnvelope<"watchlist-changed">;
@@ -12,7 +19,7 @@ type DeviceChanged = TypedEnvelope<"device-changed">;
  * devices to their greatest HLC.
  */
 export class SyncMirror {
-  private readonly tags = new Map<string, { userId: string; entry: OrSetEntry }>();
+  private readonly tags = new Map<string, { userId: string; entry: OrSetEntry; occurredAt: string }>();
   private readonly devices = new Map<string, DeviceChanged>();
 
   get size(): number {
@@ -35,8 +42,10 @@ export class SyncMirror {
         removed: e.removed_hlc,
       };
       const seen = this.tags.get(key);
+      const occurredAt =
+        seen && Date.parse(seen.occurredAt) > Date.parse(event.occurred_at) ? seen.occurredAt : event.occurred_at;
       try {
-        this.tags.set(key, { userId: event.user_id, entry: joinEntry(seen?.entry, incoming) });
+        this.tags.set(key, { userId: event.user_id, entry: joinEntry(seen?.entry, incoming), occurredAt });
       } catch {
         // The object refuses a reused tag; an event claiming one anyway keeps the first element.
       }
@@ -48,12 +57,13 @@ export class SyncMirror {
     let rows = 0;
     if (this.tags.size > 0) {
       const tags = [...this.tags.values()].map(
-        ({ userId, entry }): WatchlistTagRecord => ({
+        ({ userId, entry, occurredAt }): WatchlistTagRecord => ({
           userId,
           contentId: entry.element,
           tag: entry.tag,
           addedHlc: entry.added,
           removedHlc: entry.removed,
+          occurredAt,
         }),
       );
       rows += await upsertWatchlistTags(db, tags);
@@ -78,4 +88,13 @@ export class SyncMirror {
     }
     return rows;
   }
+}
+
+/**
+ * Run by the hourly cron: removed watchlist tags leave the mirror once they are older than the
+ * tombstone window (the user's object has forgotten them by then too). Returns the rows deleted.
+ */
+export function purgeSyncMirror(config: Config, now = new Date()): Promise<number> {
+  const before = new Date(now.getTime() - config.TOMBSTONE_MAX_AGE_SECONDS * 1000);
+  return inTransaction(config, (tx) => purgeRemovedWatchlistTags(tx, before));
 }

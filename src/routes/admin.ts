@@ -68,6 +68,9 @@ const reindexReport = z
     version: z.string(),
     previous_version: z.string().nullable(),
     changed: z.boolean(),
+    published: z.boolean().openapi({
+      description: "false when a reindex that read the catalog later published first; this one was discarded",
+    }),
     items: z.number().int(),
     terms: z.number().int(),
     snapshot_bytes: z.number().int(),

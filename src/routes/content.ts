@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { notFound } from "../contracts/problems";
 import { type ContentRow, contentById, listContent, listEpisodes } from "../db/content";
 import { encodeCursor } from "../domain/cursor";
+import { anonymousReads } from "../read-limits";
 import {
   cursorQuery,
   ID_PATTERN,
@@ -61,7 +62,12 @@ export function publicContent(row: ContentRow): z.infer<typeof contentItemSchema
   };
 }
 
-export const contentRoutes = router()
+const base = router();
+// Public: every read here counts against the client address's read budget.
+base.use("/content", anonymousReads);
+base.use("/content/*", anonymousReads);
+
+export const contentRoutes = base
   .openapi(
     publicRoute("Catalog", "get", "/content/{id}", "One catalog item", {
       request: { params: z.object({ id: resourceId("id") }) },

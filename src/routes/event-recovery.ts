@@ -68,7 +68,7 @@ const reemitReport = z
     user_id: z.string(),
     progress: z.number().int().openapi({ description: "progress registers emitted again" }),
     watchlist: z.number().int().openapi({ description: "watchlist items emitted again" }),
-    devices: z.number().int().openapi({ description: "devices emitted again" }),
+    devices: z.number().int().openapi({ description: "devices emitted again, and device deletions still remembered" }),
   })
   .openapi("ReemitReport");
 

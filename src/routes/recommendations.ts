@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor } from "../domain/cursor";
 import type { FeatureSpace } from "../domain/features";
 import { type Recommendation, recommend, Scorer, scoreContent } from "../domain/recommend";
 import type { AppContext } from "../env";
+import { readOperation } from "../read-limits";
 import {
   badCursor,
   cursorQuery,
@@ -180,7 +181,8 @@ async function recommendationsFor(
   };
 }
 
-const base = guardedRouter(["/recommendations", "/personalization/*"], requireUser);
+// Every route here only reads, POSTs included: each is charged to the caller's read budget.
+const base = guardedRouter(["/recommendations", "/personalization/*"], readOperation, requireUser);
 
 const listDescription =
   "Catalog items scored by the caller's preference profile, adapter and popularity, best first. " +

@@ -4,6 +4,7 @@ import { HttpProblem } from "../contracts/problems";
 import type { ContentKind } from "../domain/catalog";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import type { AppContext, Caller } from "../env";
+import { readOperation } from "../read-limits";
 import { callerTag, decodeAffinity, encodeAffinity, queryFingerprint } from "../search/paging";
 import { genreAffinity } from "../search/personalize";
 import { search } from "../search/query";
@@ -169,7 +170,7 @@ const description =
   "The bearer token is optional here.";
 
 const base = router();
-base.use("/search", optionalUser);
+base.use("/search", readOperation, optionalUser);
 
 export const searchRoutes = base
   .openapi(

@@ -12,7 +12,10 @@ import { decodeSnapshot, encodeSnapshot, gunzip, gzip, snapshotVersion } from ".
 import { loadSearchSource } from "./source";
 
 export const CURRENT_KEY = "search:current";
-export const snapshotKey = (version: string) => `search:snapshot:${version}`;
+export const SNAPSHOT_PREFIX = "search:snapshot:";
+export const snapshotKey = (version: string) => `${SNAPSHOT_PREFIX}${version}`;
+/** A stored snapshot no published version names is deleted by the sweep after this long. */
+const ORPHAN_GRACE_MS = 3600_000;
 
 /** The KV record that names the live index version. */
 export interface CurrentRecord {
@@ -28,6 +31,8 @@ export interface PublishReport {
   version: string;
   previous_version: string | null;
   changed: boolean;
+  /** False when a build that read the catalog later published first: this one was discarded. */
+  published: boolean;
   items: number;
   terms: number;
   snapshot_bytes: number;
@@ -66,11 +71,19 @@ export async function loadSnapshot(env: Env, version: string): Promise<SearchInd
 }
 
 /**
- * Stores an index as the live version: the snapshot first, then the record that names it, then
- * the versions beyond the retention are deleted. Equal catalogs give equal versions, so
- * publishing an unchanged catalog changes nothing.
+ * Stores an index and asks the publisher (one SearchPublisher object) to make it the live
+ * version: the snapshot first, under its version, then the decision, which writes the record
+ * naming the live version and deletes what is no longer kept. Equal catalogs give equal
+ * versions, so publishing an unchanged catalog changes nothing. `builtAt` is when the build
+ * read the catalog: of two builds running at once, the later read wins.
  */
-export async function publishIndex(env: Env, config: Config, data: IndexData, buildMs = 0): Promise<PublishReport> {
+export async function publishIndex(
+  env: Env,
+  config: Config,
+  data: IndexData,
+  buildMs = 0,
+  builtAt = Date.now(),
+): Promise<PublishReport> {
   const raw = encodeSnapshot(data);
   const version = await snapshotVersion(raw);
   const before = await env.SEARCH_KV.get<CurrentRecord>(CURRENT_KEY, "json");
@@ -78,6 +91,7 @@ export async function publishIndex(env: Env, config: Config, data: IndexData, bu
     version,
     previous_version: before?.version ?? null,
     changed: before?.version !== version,
+    published: true,
     items: data.ids.length,
     terms: data.terms.length,
     snapshot_bytes: raw.length,
@@ -85,21 +99,19 @@ export async function publishIndex(env: Env, config: Config, data: IndexData, bu
   };
   if (report.changed) {
     const compressed = await gzip(raw);
-    await env.SEARCH_KV.put(snapshotKey(version), compressed);
-    const older = before ? [before.version, ...before.previous].filter((v) => v !== version) : [];
-    const record: CurrentRecord = {
-      version,
-      built_at: new Date().toISOString(),
-      items: data.ids.length,
-      snapshot_bytes: compressed.length,
-      previous: older.slice(0, config.SEARCH_SNAPSHOTS_KEPT),
-    };
-    await env.SEARCH_KV.put(CURRENT_KEY, JSON.stringify(record));
-    await Promise.all(older.slice(config.SEARCH_SNAPSHOTS_KEPT).map((v) => env.SEARCH_KV.delete(snapshotKey(v))));
+    await env.SEARCH_KV.put(snapshotKey(version), compressed, { metadata: { built_at: builtAt } });
+    const decision = await searchPublisher(env).publish(
+      { version, built_at: builtAt, items: data.ids.length, snapshot_bytes: compressed.length },
+      config.SEARCH_SNAPSHOTS_KEPT,
+    );
+    report.published = decision.current === version;
   }
-  remember(new SearchIndex(data, version));
+  if (report.published) remember(new SearchIndex(data, version));
+  else isolate.checkedAt = 0; // a newer version is live: load it at the next search
   return report;
 }
+
+const searchPublisher = (env: Env) => env.SEARCH_PUBLISHER.get(env.SEARCH_PUBLISHER.idFromName("search"));
 
 /** Builds the index from the catalog in Postgres and publishes it. */
 export async function rebuildIndex(env: Env, config: Config): Promise<PublishReport> {
@@ -110,7 +122,17 @@ export async function rebuildIndex(env: Env, config: Config): Promise<PublishRep
     corrections: source.corrections,
     playWeight: config.SEARCH_PLAY_WEIGHT,
   });
-  return publishIndex(env, config, data, Date.now() - started);
+  return publishIndex(env, config, data, Date.now() - started, started);
+}
+
+/**
+ * The scheduled reindex: a rebuild from the catalog, then the snapshots that no published
+ * version names (a build that died between storing and publishing) are deleted.
+ */
+export async function scheduledReindex(env: Env, config: Config): Promise<PublishReport & { swept: string[] }> {
+  const report = await rebuildIndex(env, config);
+  const swept = await searchPublisher(env).sweep(ORPHAN_GRACE_MS);
+  return { ...report, swept };
 }
 
 async function refresh(env: Env, config: Config): Promise<SearchIndex> {

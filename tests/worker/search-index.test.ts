@@ -1,11 +1,9 @@
 import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildIndexData } from "../../src/search/search-index";
 import { encodeSnapshot, gzip, snapshotVersion } from "../../src/search/snapshot";
-import { loadSearchSource } from "../../src/search/source";
 import { CURRENT_KEY, type CurrentRecord, snapshotKey } from "../../src/search/store";
-import { client, db, eventually, newUser } from "./helpers";
-import { adminApi, reindex, removeItems, testItem, uniqueWord } from "./search-support";
+import { client, eventually, newUser } from "./helpers";
+import { adminApi, indexWith, reindex, removeItems, testItem, uniqueWord } from "./search-support";
 
 const anonymous = client(null);
 const added: string[] = [];
@@ -34,25 +32,7 @@ describe("the index in KV", () => {
     const word = uniqueWord();
     const extra = { ...testItem(`Signal ${word}`), kind: "movie" as const };
     // Another isolate's reindex, done by hand: snapshot first, then the record naming it.
-    const source = await db((d) => loadSearchSource(d));
-    const data = buildIndexData(
-      [
-        ...source.items,
-        {
-          ...extra,
-          series_id: null,
-          season_number: null,
-          episode_number: null,
-          year: null,
-          rating: null,
-          runtime_minutes: null,
-          maturity_rating: null,
-          director: null,
-          credits_start_seconds: null,
-        },
-      ],
-      { plays: source.plays, corrections: source.corrections },
-    );
+    const data = await indexWith(extra);
     const raw = encodeSnapshot(data);
     const version = await snapshotVersion(raw);
     await env.SEARCH_KV.put(snapshotKey(version), await gzip(raw));

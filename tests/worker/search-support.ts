@@ -2,6 +2,8 @@
 import { inArray } from "drizzle-orm";
 import { expect } from "vitest";
 import { content } from "../../src/db/schema";
+import { buildIndexData } from "../../src/search/search-index";
+import { loadSearchSource } from "../../src/search/source";
 import { client, db, tokenFor } from "./helpers";
 
 export async function adminApi() {
@@ -37,6 +39,25 @@ export function testItem(title: string, extra: Record<string, unknown> = {}) {
     votes: 10,
     ...extra,
   };
+}
+
+/** The index data of the catalog as Postgres holds it, plus `extra` (a test item): as another isolate's build would be. */
+export async function indexWith(extra: ReturnType<typeof testItem>) {
+  const source = await db((d) => loadSearchSource(d));
+  const item = {
+    ...extra,
+    kind: "movie" as const,
+    series_id: null,
+    season_number: null,
+    episode_number: null,
+    year: null,
+    rating: null,
+    runtime_minutes: null,
+    maturity_rating: null,
+    director: null,
+    credits_start_seconds: null,
+  };
+  return buildIndexData([...source.items, item], { plays: source.plays, corrections: source.corrections });
 }
 
 export async function removeItems(ids: string[]) {

@@ -123,11 +123,14 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
     expect(register.hlc > ahead).toBe(true);
   });
 
-  it("without a client HLC the server stamps the write; equal stamps are not re-applied", async () => {
+  it("without a client HLC the server stamps the write; the same write again is not re-applied", async () => {
     const { api } = await newUser();
     const body = { position_seconds: 300, duration_seconds: 3600, state: "paused", hlc: hlc(Date.now(), "tv") };
     expect((await api.put("/api/v1/sync/progress/ep-1", body)).json.applied).toBe(true);
-    expect((await api.put("/api/v1/sync/progress/ep-1", { ...body, position_seconds: 5 })).json.applied).toBe(false);
+    expect((await api.put("/api/v1/sync/progress/ep-1", body)).json.applied).toBe(false);
+    // An older stamp loses whatever it says.
+    const older = { ...body, hlc: hlc(Date.now() - HOUR, "tv"), position_seconds: 9000 };
+    expect((await api.put("/api/v1/sync/progress/ep-1", older)).json.applied).toBe(false);
     const stamped = await api.put("/api/v1/sync/progress/ep-1", { ...body, hlc: undefined, position_seconds: 400 });
     expect(stamped.json.applied).toBe(true);
     expect(stamped.json.progress.hlc).toMatch(/:server$/);

@@ -118,7 +118,22 @@ function outboxByteSize(sql: SqlStorage): void {
   sql.exec("UPDATE outbox SET bytes = length(CAST(body AS BLOB))");
 }
 
+/**
+ * A deleted device leaves a tombstone with its stamp and its last record, so a re-emit repeats
+ * the deletion when its event was lost; tombstones go after the tombstone window.
+ */
+function deviceTombstones(sql: SqlStorage): void {
+  sql.exec(`CREATE TABLE device_tombstones (
+      device_id TEXT PRIMARY KEY,
+      hlc TEXT NOT NULL,
+      deleted_at INTEGER NOT NULL,
+      data TEXT NOT NULL
+    )`);
+  sql.exec("CREATE INDEX device_tombstones_age ON device_tombstones (deleted_at)");
+}
+
 export const userStateMigrations: readonly Migration[] = [
   { version: 1, name: "initial schema", up: initialSchema },
   { version: 2, name: "outbox row byte size", up: outboxByteSize },
+  { version: 3, name: "device tombstones", up: deviceTombstones },
 ];

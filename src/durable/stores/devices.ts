@@ -65,6 +65,8 @@ export class Devices {
       now,
       now,
     );
+    // A device registered again is live again: its next events are newer than the deletion.
+    this.sql.exec("DELETE FROM device_tombstones WHERE device_id = ?", id);
     this.changed(id, now, false);
     return { device: this.get(id, now, new Set()) as Device, created: !existing };
   }
@@ -86,11 +88,18 @@ export class Devices {
     const row = this.row(id);
     if (!row) return false;
     const hlc = encodeHlc(this.ctx.clock.tick());
+    const data = deviceData(row, false, true);
     this.sql.exec("DELETE FROM devices WHERE device_id = ?", id);
-    this.ctx.changes.record("device", id, hlc, Date.now());
-    this.ctx.outbox.append(
-      makeEvent("device-changed", this.ctx.userId, hlc, deviceData(row, false, true), new Date(now)),
+    this.sql.exec(
+      `INSERT INTO device_tombstones (device_id, hlc, deleted_at, data) VALUES (?, ?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET hlc = excluded.hlc, deleted_at = excluded.deleted_at, data = excluded.data`,
+      id,
+      hlc,
+      now,
+      JSON.stringify(data),
     );
+    this.ctx.changes.record("device", id, hlc, Date.now());
+    this.ctx.outbox.append(makeEvent("device-changed", this.ctx.userId, hlc, data, new Date(now)));
     return true;
   }
 
@@ -172,11 +181,37 @@ export class Devices {
     return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM devices").one().n;
   }
 
-  /** Emits every device again with a new stamp, which only wins over older mirror rows. */
+  /**
+   * Emits every device again with a new stamp, which only wins over older mirror rows, and every
+   * deletion still remembered at its own stamp, so a mirror that missed it loses the device.
+   */
   reemitAll(now: number): number {
     const devices = this.sql.exec<{ device_id: string }>("SELECT device_id FROM devices ORDER BY device_id").toArray();
     for (const { device_id } of devices) this.emit(device_id, now, false);
-    return devices.length;
+    const tombstones = this.sql
+      .exec<{ hlc: string; data: string }>("SELECT hlc, data FROM device_tombstones ORDER BY device_id")
+      .toArray();
+    for (const { hlc, data } of tombstones) {
+      this.ctx.outbox.append(
+        makeEvent("device-changed", this.ctx.userId, hlc, JSON.parse(data) as DeviceData, new Date(now)),
+      );
+    }
+    return devices.length + tombstones.length;
+  }
+
+  /** Forgets deletions older than the tombstone window; returns how many. */
+  collectTombstones(now: number, maxAgeMs: number): number {
+    return this.sql.exec("DELETE FROM device_tombstones WHERE deleted_at <= ?", now - maxAgeMs).rowsWritten;
+  }
+
+  /** When the oldest deletion leaves the tombstone window, or null. */
+  tombstoneDeadline(maxAgeMs: number): number | null {
+    const oldest = this.sql.exec<{ t: number | null }>("SELECT min(deleted_at) AS t FROM device_tombstones").one().t;
+    return oldest === null ? null : oldest + maxAgeMs;
+  }
+
+  tombstoneCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM device_tombstones").one().n;
   }
 
   // ---- internals ----
@@ -217,6 +252,8 @@ export class Devices {
     };
   }
 }
+
+type DeviceData = ReturnType<typeof deviceData>;
 
 function deviceData(row: DeviceRow, online: boolean, deleted: boolean) {
   return {

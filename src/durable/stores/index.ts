@@ -61,6 +61,7 @@ export class UserStores {
   collectGarbage(now: number): void {
     const maxAgeMs = this.config.TOMBSTONE_MAX_AGE_SECONDS * 1000;
     this.watchlist.collectTombstones(now, maxAgeMs);
+    this.devices.collectTombstones(now, maxAgeMs);
     this.ops.forget(now, maxAgeMs);
     this.changes.prune(
       (kind, key) =>
@@ -74,6 +75,14 @@ export class UserStores {
     );
   }
 
+  /** When the next collection is due (watchlist and device tombstones), or null. */
+  gcDeadline(now: number): number | null {
+    const maxAgeMs = this.config.TOMBSTONE_MAX_AGE_SECONDS * 1000;
+    const due = [this.watchlist.gcDeadline(now, maxAgeMs), this.devices.tombstoneDeadline(maxAgeMs)];
+    const known = due.filter((at): at is number => at !== null);
+    return known.length === 0 ? null : Math.min(...known);
+  }
+
   /** Puts the current state of every progress register, watchlist element and device in the outbox again. */
   reemitAll(now: number): { progress: number; watchlist: number; devices: number } {
     return {
@@ -83,7 +92,18 @@ export class UserStores {
     };
   }
 
-  stats(): { entries: number; tombstones: number; devices: number; remembered_ops: number } {
-    return { ...this.watchlist.stats(), devices: this.devices.count(), remembered_ops: this.ops.count() };
+  stats(): {
+    entries: number;
+    tombstones: number;
+    devices: number;
+    device_tombstones: number;
+    remembered_ops: number;
+  } {
+    return {
+      ...this.watchlist.stats(),
+      devices: this.devices.count(),
+      device_tombstones: this.devices.tombstoneCount(),
+      remembered_ops: this.ops.count(),
+    };
   }
 }

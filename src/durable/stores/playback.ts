@@ -1,7 +1,8 @@
 import { makeEvent } from "../../contracts/events";
 import type { PlaybackState, ProgressItem } from "../../contracts/sync";
-import { compareHlc, decodeHlc, encodeHlc, type Hlc } from "../../domain/hlc";
-import { completionPercentage, completionRate, isWatched, type ResumeRules, resumePosition } from "../../domain/resume";
+import { encodeHlc, type Hlc } from "../../domain/hlc";
+import { type ProgressRegister, progressWins, resolveProgressWrite } from "../../domain/progress-register";
+import { completionPercentage, completionRate, type ResumeRules, resumePosition } from "../../domain/resume";
 import type { StoreContext } from "./context";
 
 export interface Session {
@@ -67,6 +68,18 @@ export interface ProgressWrite {
 export interface PlaybackContext extends StoreContext {
   rules: ResumeRules;
 }
+
+/** A stored row as the register it holds. */
+const registerOf = (row: ProgressRow): ProgressRegister => ({
+  position: row.position,
+  duration: row.duration,
+  state: row.state,
+  device_id: row.device_id,
+  watched: row.watched === 1,
+  deleted: row.deleted === 1,
+  at: row.last_watched_at,
+  hlc: row.hlc,
+});
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -209,16 +222,15 @@ export class PlaybackStore {
   // ---- progress (LWW register per content) ----
 
   /**
-   * Applies a write if its HLC is greater than the register's (last writer wins; the HLC's node
-   * id breaks ties). Returns whether it won.
+   * Applies a write if it wins the register (src/domain/progress-register.ts: the greatest HLC,
+   * then the greater value), so the register is the same whatever order writes arrive in.
+   * Returns whether it won.
    */
   writeProgress(write: ProgressWrite, opts: { flushNow: boolean }): boolean {
     const current = this.progressRow(write.content_id);
-    if (current && compareHlc(decodeHlc(current.hlc), write.hlc) >= 0) return false;
     const hlc = encodeHlc(write.hlc);
-    const duration = write.duration > 0 ? write.duration : (current?.duration ?? 0);
-    const watched = write.watched ?? isWatched(write.position, duration, this.ctx.rules);
-    const deleted = write.deleted ? 1 : 0;
+    const next = resolveProgressWrite({ ...write, hlc }, this.ctx.rules);
+    if (!progressWins(current && registerOf(current), next)) return false;
     const dirtySince = opts.flushNow ? null : (current?.dirty_since ?? write.at);
     this.sql.exec(
       `INSERT INTO progress (content_id, position, duration, state, watched, device_id, hlc, last_watched_at, deleted, dirty_since)
@@ -227,14 +239,14 @@ export class PlaybackStore {
          state = excluded.state, watched = excluded.watched, device_id = excluded.device_id, hlc = excluded.hlc,
          last_watched_at = excluded.last_watched_at, deleted = excluded.deleted, dirty_since = excluded.dirty_since`,
       write.content_id,
-      write.position,
-      duration,
-      write.state,
-      watched ? 1 : 0,
-      write.device_id,
+      next.position,
+      next.duration,
+      next.state,
+      next.watched ? 1 : 0,
+      next.device_id,
       hlc,
-      write.at,
-      deleted,
+      next.at,
+      next.deleted ? 1 : 0,
       dirtySince,
     );
     this.ctx.changes.record("progress", write.content_id, hlc, Date.now());
@@ -367,7 +379,7 @@ export class PlaybackStore {
     const hlc = this.ctx.clock.tick();
     const encoded = encodeHlc(hlc);
     this.sql.exec(
-      "UPDATE progress SET deleted = 1, dirty_since = NULL, hlc = ?, last_watched_at = ? WHERE deleted = 0",
+      "UPDATE progress SET deleted = 1, watched = 0, dirty_since = NULL, hlc = ?, last_watched_at = ? WHERE deleted = 0",
       encoded,
       now,
     );
