@@ -10,12 +10,14 @@ import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { autocompleteRoutes } from "./routes/autocomplete";
 import { contentRoutes } from "./routes/content";
+import { deviceAuthRoutes } from "./routes/device-auth";
 import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { eventRecoveryRoutes } from "./routes/event-recovery";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
+import { householdRoutes } from "./routes/households";
 import { profileRoutes } from "./routes/profile";
 import { recommendationRoutes } from "./routes/recommendations";
 import { userState } from "./routes/router";
@@ -35,6 +37,8 @@ const api = new OpenAPIHono<App>()
   .route("/", recommendationRoutes)
   .route("/", profileRoutes)
   .route("/", authRoutes)
+  .route("/", householdRoutes)
+  .route("/", deviceAuthRoutes)
   .route("/", experimentRoutes)
   // Search and discovery
   .route("/", searchRoutes)

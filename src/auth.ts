@@ -4,6 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, type JWTVer
 import type { Config } from "./config";
 import { isStorageUnavailable, storageUnavailableProblem } from "./contracts/outcomes";
 import { HttpProblem } from "./contracts/problems";
+import { MATURITY_LIMITS } from "./domain/maturity";
 import type { UserApi } from "./durable/user-api";
 import { type App, type Caller, configOf, type Env } from "./env";
 
@@ -15,6 +16,12 @@ function unauthorized(detail: string): HttpProblem {
     headers: { "www-authenticate": 'Bearer realm="media-gateway"' },
   });
 }
+
+/** The profile's maturity limit changed after this token was issued: a refresh carries the new one. */
+const staleProblem = () =>
+  new HttpProblem(401, "token-stale", "this profile's settings changed; refresh the access token", {
+    headers: { "www-authenticate": 'Bearer realm="media-gateway", error="invalid_token"' },
+  });
 
 const revokedProblem = () =>
   new HttpProblem(401, "token-revoked", "this access token's family has been revoked; sign in again", {
@@ -72,9 +79,23 @@ export async function verifyAccessToken(config: Config, token: string): Promise<
   if (payload.fid !== undefined && (typeof payload.fid !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(payload.fid))) {
     throw unauthorized("the access token's family id is not valid");
   }
+  const { acc, mat, pv } = payload;
+  if (acc !== undefined && (typeof acc !== "string" || acc.length === 0 || acc.length > 256)) {
+    throw unauthorized("the access token's account is not valid");
+  }
+  // A limit we cannot read must not pass as no limit at all.
+  if (mat !== undefined && (typeof mat !== "string" || !(mat in MATURITY_LIMITS))) {
+    throw unauthorized("the access token's maturity limit is not valid");
+  }
+  if (pv !== undefined && (typeof pv !== "number" || !Number.isInteger(pv) || pv < 0)) {
+    throw unauthorized("the access token's profile version is not valid");
+  }
   return {
     sub: payload.sub,
     role: payload.role === "admin" ? "admin" : "user",
+    account: typeof acc === "string" ? acc : payload.sub,
+    ...(typeof mat === "string" ? { maturityLimit: mat } : {}),
+    ...(typeof pv === "number" ? { profileVersion: pv } : {}),
     ...(typeof payload.fid === "string" ? { fid: payload.fid } : {}),
     ...(typeof payload.jti === "string" ? { jti: payload.jti } : {}),
     ...(typeof payload.exp === "number" ? { exp: payload.exp } : {}),
@@ -118,17 +139,22 @@ const checkUnavailable = () =>
 /**
  * Starts the family check of a token we issued (tokens without `fid`, from an outside identity
  * provider or the dev token script, have no family). The check is the user's Durable Object
- * answering `authorize`: a Set lookup there, and no Postgres. Calls made through `gate.state`
+ * answering `authorize`: a Set lookup there, and no Postgres. The same answer says whether the
+ * token's profile settings (its maturity limit) are still current. Calls made through `gate.state`
  * are pipelined on it (Cap'n Proto promise pipelining), so on routes that call the user's
  * object anyway it adds no round trip, and a revoked family's call never runs.
  */
 function openGate(c: Context<App>, caller: Caller): FamilyGate | null {
   if (!caller.fid) return null;
-  const access = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub)).authorize(caller.fid);
+  const access = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub)).authorize(
+    caller.fid,
+    caller.profileVersion ?? 0,
+  );
   let handle: RpcHandle | null = null;
   const checked = Promise.resolve(access).then(
     (resolved) => {
       if (resolved === null) throw revokedProblem();
+      if (resolved === "stale") throw staleProblem();
       handle = resolved as unknown as RpcHandle;
     },
     (error: unknown) => {

@@ -3,6 +3,7 @@ import { app } from "./app";
 import { configOf, type Env } from "./env";
 import { consumeBatch } from "./events/consumer";
 
+export { DeviceAuthorization } from "./durable/device-authorization";
 export { RateLimiter } from "./durable/rate-limiter";
 export { UserState } from "./durable/user-state";
 

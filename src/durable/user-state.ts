@@ -1,6 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Config } from "../config";
-import { isStorageUnavailable, refusal, storageUnavailableProblem, toProblem } from "../contracts/outcomes";
+import {
+  isStorageUnavailable,
+  profileDeleted,
+  refusal,
+  storageUnavailableProblem,
+  toProblem,
+} from "../contracts/outcomes";
 import { problemResponse } from "../contracts/problems";
 import { parseClientMessage, VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../contracts/sync-socket";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
@@ -47,23 +53,39 @@ export class UserState extends DurableObject<Env> {
   }
 
   /**
-   * The gate every request with one of our access tokens passes: null when the token's family is
-   * revoked (an answer, not an exception: a replayed token must not count as an error here),
-   * otherwise the user's surface. The Worker pipelines its real call on it, so the check costs no
-   * extra round trip, and on null the pipelined call never runs.
+   * The gate every request with one of our tokens passes, answered as a value (a replayed token is no error
+   * here): null when its family is revoked or the profile deleted, "stale" when the profile's settings
+   * changed since it was issued, else the user's surface, on which the Worker pipelines its real call.
    */
-  async authorize(familyId: string): Promise<UserApi | null> {
+  async authorize(familyId: string, profileVersion = 0): Promise<UserApi | null | "stale"> {
+    if (await this.familyRevoked(familyId)) return null;
     const parts = this.#userParts();
-    return parts.stores.revokedFamilies.has(familyId) ? null : new UserApi(parts);
+    return parts.stores.profile.current(profileVersion) ? new UserApi(parts) : "stale";
   }
 
   async familyRevoked(familyId: string): Promise<boolean> {
-    return this.#userParts().stores.revokedFamilies.has(familyId);
+    const { revokedFamilies, profile } = this.#userParts(true).stores;
+    return profile.erased || revokedFamilies.has(familyId);
+  }
+
+  /** Tokens issued with an older version of the profile's settings must be refreshed. Not rate limited. */
+  async raiseProfileVersion(version: number): Promise<boolean> {
+    const { stores, pipeline } = this.#userParts();
+    const outcome = await pipeline.write(() => stores.profile.raiseVersion(version), { cost: 0 });
+    return !outcome.refused && outcome.value;
+  }
+
+  /** The profile was deleted: everything of it goes, its sockets close, no token opens it again. */
+  async erase() {
+    const { stores, pipeline, hub } = this.#userParts(true);
+    const outcome = await pipeline.write((now) => stores.erase(now), { cost: 0 });
+    hub.closeAll(4003, "profile deleted");
+    return outcome;
   }
 
   /** Every token of the family is refused from the next request on; false when it already was. */
   async revokeFamily(familyId: string, reason: string): Promise<boolean> {
-    const { stores, pipeline } = this.#userParts();
+    const { stores, pipeline } = this.#userParts(true);
     // Never rate limited: a revocation must always get through.
     const outcome = await pipeline.write((now) => stores.revokedFamilies.revoke(familyId, reason, now), { cost: 0 });
     return !outcome.refused && outcome.value;
@@ -195,10 +217,11 @@ export class UserState extends DurableObject<Env> {
     return this.#parts as UserParts;
   }
 
-  /** The parts, for calls that act as the user: the object must know whose it is. */
-  #userParts(): UserParts {
+  /** The parts, for calls that act as the user: the object must know whose it is, and it must not be erased. */
+  #userParts(evenErased = false): UserParts {
     const parts = this.#ready();
     if (!parts.stores.userId) throw new Error("user state without a name: address it with idFromName(user id)");
+    if (parts.stores.profile.erased && !evenErased) throw profileDeleted();
     return parts;
   }
 
@@ -214,16 +237,12 @@ export class UserState extends DurableObject<Env> {
     if (this.ctx.id.name && saved !== this.ctx.id.name) {
       sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('user_id', ?)", this.ctx.id.name);
     }
-    const stores = new UserStores(sql, userId, this.#config);
+    const { storage } = this.ctx;
+    const config = this.#config;
+    const stores = new UserStores(sql, userId, config);
     const hub = new SocketHub(this.ctx);
-    const alarms = new AlarmPlan({
-      storage: this.ctx.storage,
-      stores,
-      hub,
-      config: this.#config,
-      queue: () => this.env.EVENTS,
-    });
-    const pipeline = new WritePipeline({ storage: this.ctx.storage, stores, hub, alarms, config: this.#config });
-    return { storage: this.ctx.storage, stores, hub, alarms, pipeline, config: this.#config };
+    const alarms = new AlarmPlan({ storage, stores, hub, config, queue: () => this.env.EVENTS });
+    const pipeline = new WritePipeline({ storage, stores, hub, alarms, config });
+    return { storage, stores, hub, alarms, pipeline, config };
   }
 }

@@ -1,17 +1,20 @@
 import { z } from "@hono/zod-openapi";
+import { optionalUser } from "../auth";
 import { notFound } from "../contracts/problems";
 import { type ContentRow, contentById, listContent, listEpisodes } from "../db/content";
 import { encodeCursor } from "../domain/cursor";
+import { callerMaturity, maturityFilter, requireViewableRow } from "./maturity";
 import {
   cursorQuery,
+  guardedRouter,
   ID_PATTERN,
   json,
   limitQuery,
   pageCursor,
   pageOf,
+  problem,
   publicRoute,
   resourceId,
-  router,
   withPostgres,
 } from "./router";
 
@@ -61,21 +64,34 @@ export function publicContent(row: ContentRow): z.infer<typeof contentItemSchema
   };
 }
 
-export const contentRoutes = router()
+const limited =
+  "The bearer token is optional: a profile with a maturity limit gets only what its limit allows " +
+  "(an invalid token is a 401).";
+
+export const contentRoutes = guardedRouter(["/content", "/content/*"], optionalUser)
   .openapi(
     publicRoute("Catalog", "get", "/content/{id}", "One catalog item", {
+      description: `${limited} An item above the limit is 403 \`maturity-restricted\`.`,
+      security: [{ bearer: [] }, {}],
       request: { params: z.object({ id: resourceId("id") }) },
-      responses: { 200: { description: "The item", content: json(contentItemSchema) } },
+      responses: {
+        200: { description: "The item", content: json(contentItemSchema) },
+        403: problem("Above the caller's maturity limit"),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const row = await withPostgres(c, "catalog", (db) => contentById(db, id));
       if (!row) throw notFound("content");
+      await requireViewableRow(c, row);
+      if (c.var.caller) c.header("vary", "authorization");
       return c.json(publicContent(row), 200);
     },
   )
   .openapi(
     publicRoute("Catalog", "get", "/content", "The catalog, most popular first; or one series' episodes in order", {
+      description: `${limited} Items above the limit are left out of every page.`,
+      security: [{ bearer: [] }, {}],
       request: {
         query: z.object({
           kind: z.enum(KINDS).optional(),
@@ -92,6 +108,8 @@ export const contentRoutes = router()
     }),
     async (c) => {
       const { kind, series_id, limit, cursor } = c.req.valid("query");
+      const maturity = maturityFilter(callerMaturity(c));
+      if (c.var.caller) c.header("vary", "authorization");
       if (series_id !== undefined) {
         const after = pageCursor(cursor, { s: "number", e: "number", i: "string" });
         const rows = await withPostgres(c, "catalog", (db) =>
@@ -99,6 +117,7 @@ export const contentRoutes = router()
             seriesId: series_id,
             limit: limit + 1,
             after: after && { season: after.s, episode: after.e, id: after.i },
+            maturity,
           }),
         );
         const page = rows.slice(0, limit);
@@ -111,7 +130,7 @@ export const contentRoutes = router()
       }
       const after = pageCursor(cursor, { v: "number", i: "string" });
       const rows = await withPostgres(c, "catalog", (db) =>
-        listContent(db, { kind, limit: limit + 1, after: after && { votes: after.v, id: after.i } }),
+        listContent(db, { kind, limit: limit + 1, after: after && { votes: after.v, id: after.i }, maturity }),
       );
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
