@@ -80,8 +80,8 @@ export interface DeviceGrant {
   profileId: string | null;
 }
 
-/** Polls may arrive this much early (timers and networks are not exact) before they count as too fast. */
-export const POLL_TOLERANCE_MS = 1000;
+/** Polls may arrive a little early (timers and networks are not exact): a fifth of the interval, at most 1 s. */
+export const pollTolerance = (intervalSeconds: number) => Math.min(1000, intervalSeconds * 200);
 
 /** The answer to one poll, and the grant as it is after it. */
 export function poll(grant: DeviceGrant, now: number): { answer: PollAnswer; grant: DeviceGrant } {
@@ -94,7 +94,7 @@ export function poll(grant: DeviceGrant, now: number): { answer: PollAnswer; gra
       grant: { ...grant, lastPollAt: now, status: "used" },
     };
   }
-  const tooSoon = grant.lastPollAt !== null && now - grant.lastPollAt < grant.interval * 1000 - POLL_TOLERANCE_MS;
+  const tooSoon = grant.lastPollAt !== null && now - grant.lastPollAt < grant.interval * 1000 - pollTolerance(grant.interval);
   if (tooSoon) {
     const slower = { ...grant, interval: grant.interval + 5, lastPollAt: now };
     return { answer: { kind: "pending", error: "slow_down", interval: slower.interval }, grant: slower };
