@@ -215,7 +215,8 @@ export const deviceAuthRoutes = base
       request: {
         body: {
           content: { ...json(tokenRequest), "application/x-www-form-urlencoded": { schema: tokenRequest } },
-          required: true,
+          // Either media type: a declared-required body would be checked against both.
+          required: false,
         },
       },
       responses: {
