@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const suites = ["playback", "crdt", "sync-fanout", "search", "auth", "recommendations", "load"];
+const suites = ["playback", "crdt", "sync-fanout", "search", "auth", "households", "recommendations", "load"];
 const only = process.argv.slice(2);
 
 for (const name of suites) {

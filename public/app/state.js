@@ -103,7 +103,8 @@ export async function describeTitle(id) {
   if (!pending.has(id)) {
     pending.set(
       id,
-      api("GET", `/content/${encodeURIComponent(id)}`, { authenticate: false })
+      // With the token: a profile's maturity limit decides what it may read.
+      api("GET", `/content/${encodeURIComponent(id)}`)
         .then((item) => {
           rememberTitle(item);
           changed("titles");
