@@ -124,6 +124,8 @@ async function throughTheWorker(): Promise<Record<string, string | number>[]> {
     AUTH_ACCOUNT_BURST: "10000",
     DEVICE_CODE_BURST: "100000",
     DEVICE_APPROVE_BURST: "100000",
+    // A 1 s interval lets one code be polled again every round-robin pass without slow_down.
+    DEVICE_CODE_INTERVAL_SECONDS: "1",
   };
   return withBenchStack({ vars }, async (stack) => {
     const base = `${stack.baseUrl}/api/v1`;
@@ -139,12 +141,19 @@ async function throughTheWorker(): Promise<Record<string, string | number>[]> {
     const kid = (await call("POST", `/profiles/${kidProfile.json.id}/select`, owner.access_token, {})).json;
 
     const queries = queriesFor(developmentCatalog(), 200).map((q) => `/search?q=${encodeURIComponent(q)}`);
-    const codes: string[] = [];
-    for (let i = 0; i < 600; i++) codes.push((await call("POST", "/auth/device/code", null, {})).json.device_code);
-    let nextCode = 0;
-    // A code's first poll is always authorization_pending: a fresh code per pending poll.
-    const pendingPoll = () =>
-      call("POST", "/auth/device/token", null, { device_code: codes[nextCode++ % codes.length] });
+    const newCode = async () => (await call("POST", "/auth/device/code", null, {})).json.device_code as string;
+    // A TV polls its own code again and again: 40 TVs in turn, each polled every 40 rounds (> 1 s).
+    const tvs: string[] = [];
+    for (let i = 0; i < 40; i++) tvs.push(await newCode());
+    // And a new code's first poll, on an object that was just made.
+    const fresh: string[] = [];
+    for (let i = 0; i < 520; i++) fresh.push(await newCode());
+    const answers = new Map<string, number>();
+    const poll = async (deviceCode: string) => {
+      const res = await call("POST", "/auth/device/token", null, { device_code: deviceCode });
+      answers.set(res.json.error, (answers.get(res.json.error) ?? 0) + 1);
+      return res;
+    };
     const scenarios: { what: string; run: (i: number) => Promise<{ status: number }>; expect: number }[] = [
       {
         what: "bare DO round trip (_bench/ping + family check)",
@@ -161,15 +170,22 @@ async function throughTheWorker(): Promise<Record<string, string | number>[]> {
         run: (i) => call("GET", queries[i % queries.length] as string, kid.access_token),
         expect: 200,
       },
-      { what: "TV poll: authorization_pending", run: pendingPoll, expect: 400 },
+      {
+        what: "TV poll, its own code again (warm object)",
+        run: (i) => poll(tvs[i % tvs.length] as string),
+        expect: 400,
+      },
+      { what: "TV poll, a new code's first", run: (i) => poll(fresh[i] as string), expect: 400 },
     ];
     const samples = scenarios.map(() => [] as number[]);
-    for (const s of scenarios) for (let i = 0; i < 20; i++) await s.run(i);
-    nextCode = 20;
+    for (const s of scenarios.slice(0, 3)) for (let i = 0; i < 20; i++) await s.run(i);
+    for (const tv of tvs) await poll(tv);
+    await new Promise((r) => setTimeout(r, 1100));
+    answers.clear();
     for (let round = 0; round < 500; round++) {
       for (const [i, s] of scenarios.entries()) {
         const started = performance.now();
-        const res = await s.run(round);
+        const res = await s.run(i === 4 ? round + 20 : round);
         (samples[i] as number[]).push(performance.now() - started);
         if (res.status !== s.expect) throw new Error(`${s.what}: ${res.status}`);
       }
@@ -203,6 +219,7 @@ async function throughTheWorker(): Promise<Record<string, string | number>[]> {
     };
     const rows = scenarios.map((s, i) => summary(s.what, samples[i] as number[]));
     rows.push(summary("TV poll that signs in (Postgres + token issue)", signIns));
+    console.log(`poll answers in the timed rounds: ${JSON.stringify(Object.fromEntries(answers))}`);
     return rows;
   });
 }

@@ -94,7 +94,8 @@ export function poll(grant: DeviceGrant, now: number): { answer: PollAnswer; gra
       grant: { ...grant, lastPollAt: now, status: "used" },
     };
   }
-  const tooSoon = grant.lastPollAt !== null && now - grant.lastPollAt < grant.interval * 1000 - pollTolerance(grant.interval);
+  const tooSoon =
+    grant.lastPollAt !== null && now - grant.lastPollAt < grant.interval * 1000 - pollTolerance(grant.interval);
   if (tooSoon) {
     const slower = { ...grant, interval: grant.interval + 5, lastPollAt: now };
     return { answer: { kind: "pending", error: "slow_down", interval: slower.interval }, grant: slower };

@@ -57,7 +57,9 @@ describe.skipIf(!hasChromium)(`households in headless Chromium (${CHROMIUM_PATH}
   /** The content ids the page shows anywhere: cards, results, suggestions, TV lists. */
   const shownIds = (page: Page) =>
     page.evaluate(() => [
-      ...new Set([...document.querySelectorAll<HTMLElement>("[data-content-id]")].map((el) => el.dataset.contentId ?? "")),
+      ...new Set(
+        Array.from(document.querySelectorAll<HTMLElement>("[data-content-id]"), (el) => el.dataset.contentId ?? ""),
+      ),
     ]);
 
   /** Each id's rating, asked of the API without a token (anonymous callers see the whole catalog). */
@@ -143,7 +145,10 @@ describe.skipIf(!hasChromium)(`households in headless Chromium (${CHROMIUM_PATH}
     const kids = await page.evaluate(async () => {
       const res = await fetch("/api/v1/profiles", {
         method: "POST",
-        headers: { authorization: `Bearer ${localStorage.getItem("mg.access_token")}`, "content-type": "application/json" },
+        headers: {
+          authorization: `Bearer ${localStorage.getItem("mg.access_token")}`,
+          "content-type": "application/json",
+        },
         body: JSON.stringify({ name: "Kids", maturity_limit: "G" }),
       });
       return res.json();
@@ -161,7 +166,9 @@ describe.skipIf(!hasChromium)(`households in headless Chromium (${CHROMIUM_PATH}
     expect(await page.locator("#results").textContent()).not.toContain("The Matrix");
     await expectOnlyAllowedUnderG(page);
     await search(page, "toy story");
-    await expect.poll(() => page.locator('#results [data-content-id="film-toy-story-1995"]').count()).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('#results [data-content-id="film-toy-story-1995"]').count())
+      .toBeGreaterThan(0);
     await expectOnlyAllowedUnderG(page);
     await screenshot(page, "h4-kids-search");
     // Suggestions as the kid types.
@@ -188,7 +195,10 @@ describe.skipIf(!hasChromium)(`households in headless Chromium (${CHROMIUM_PATH}
     await phone.evaluate(async () => {
       await fetch("/api/v1/profiles", {
         method: "POST",
-        headers: { authorization: `Bearer ${localStorage.getItem("mg.access_token")}`, "content-type": "application/json" },
+        headers: {
+          authorization: `Bearer ${localStorage.getItem("mg.access_token")}`,
+          "content-type": "application/json",
+        },
         body: JSON.stringify({ name: "Kids", maturity_limit: "G" }),
       });
     });
@@ -209,7 +219,9 @@ describe.skipIf(!hasChromium)(`households in headless Chromium (${CHROMIUM_PATH}
     await screenshot(tv, "h7-tv-signed-in");
     // The TV's tokens are the kid's, in a family of their own.
     const me = await tv.evaluate(async () => {
-      const res = await fetch("/api/v1/me", { headers: { authorization: `Bearer ${localStorage.getItem("mg.access_token")}` } });
+      const res = await fetch("/api/v1/me", {
+        headers: { authorization: `Bearer ${localStorage.getItem("mg.access_token")}` },
+      });
       return res.json();
     });
     expect(me).toMatchObject({ is_owner: false, maturity_limit: "G" });
