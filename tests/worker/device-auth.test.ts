@@ -125,6 +125,21 @@ describe("TV sign-in by code (RFC 8628)", () => {
     expectOAuthError(await pollToken(code.device_code), "authorization_pending");
   });
 
+  it("is in the OpenAPI document: bodies in JSON and form encoding, OAuth errors, the approval", async () => {
+    const doc = (await anonymous.get("/openapi.json")).json;
+    for (const path of ["/api/v1/auth/device/code", "/api/v1/auth/device/token"]) {
+      const op = doc.paths[path]?.post;
+      expect(Object.keys(op.requestBody.content).sort()).toEqual([
+        "application/json",
+        "application/x-www-form-urlencoded",
+      ]);
+      expect(op.responses["400"].content["application/json"].schema.$ref).toBe("#/components/schemas/OAuthError");
+    }
+    expect(doc.paths["/api/v1/auth/device/approve"].post.security).toEqual([{ bearer: [] }]);
+    // Unparseable JSON is answered the OAuth way too.
+    expectOAuthError(await anonymous.post("/api/v1/auth/device/token", '{"device_code":'), "invalid_request");
+  });
+
   it("takes the RFC's form-encoded requests as well as JSON", async () => {
     const owner = await newAccount();
     const res = await anonymous.raw("POST", "/api/v1/auth/device/code", "client_id=living-room-tv", {
