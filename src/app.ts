@@ -3,7 +3,12 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { familyCheckProblem, requireUser } from "./auth";
 import { ConfigError } from "./config";
-import { isStorageUnavailable, storageUnavailableProblem } from "./contracts/outcomes";
+import {
+  isProfileDeleted,
+  isStorageUnavailable,
+  profileDeletedProblem,
+  storageUnavailableProblem,
+} from "./contracts/outcomes";
 import { HttpProblem, problemResponse } from "./contracts/problems";
 import { type App, configOf } from "./env";
 import { adminRoutes } from "./routes/admin";
@@ -80,6 +85,11 @@ app
     // A call to the user's object refused by the token-family check: answer with the check's reason.
     const refused = await familyCheckProblem(c);
     if (refused) return problemResponse(refused.toProblem(), refused.extra.headers);
+    // A deleted profile's object refuses every call, tokens without a family included.
+    if (isProfileDeleted(error)) {
+      const problem = profileDeletedProblem();
+      return problemResponse(problem.toProblem(), problem.extra.headers);
+    }
     // The user's object could not open its storage (a failed migration): a 503, retried later.
     if (isStorageUnavailable(error)) {
       const problem = storageUnavailableProblem();

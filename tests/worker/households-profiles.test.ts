@@ -148,6 +148,10 @@ describe("profiles of one account", () => {
     // Its tokens are refused at once, its refresh token too, and it is gone from the list.
     const refused = await kid.api.get("/api/v1/continue-watching");
     expect(refused.status).toBe(401);
+    // Even a token without a family (a developer's) opens nothing of it again.
+    const direct = await client(await tokenFor(kid.id)).put(`/api/v1/sync/watchlist/${SHREK}`);
+    expect(direct.status).toBe(401);
+    expect(direct.json.type).toMatch(/profile-deleted$/);
     expect((await refresh(kid.refreshToken)).status).toBe(401);
     const listed = await owner.api.get("/api/v1/profiles");
     expect(listed.json.items.map((p: { id: string }) => p.id)).not.toContain(kid.id);
