@@ -122,7 +122,7 @@ function renderRow(section, { items, empty, card }) {
 function renderContinueWatching() {
   const section = $("#row-continue");
   const items = [...state.progress.values()]
-    .filter((p) => p.resume_position_seconds !== null && !p.watched)
+    .filter((p) => p.resume_position_seconds !== null && !p.watched && !knownTitle(p.content_id).restricted)
     .sort((a, b) => String(b.last_watched_at).localeCompare(String(a.last_watched_at)));
   fillTitles(items.map((p) => p.content_id));
   renderRow(section, {
@@ -156,7 +156,9 @@ function renderWatchlist() {
     renderRow(section, { items: [], empty: "The watchlist is not available on this server yet.", card: () => null });
     return;
   }
-  const items = [...state.watchlist.values()].sort((a, b) => String(b.added_at).localeCompare(String(a.added_at)));
+  const items = [...state.watchlist.values()]
+    .filter((w) => !knownTitle(w.content_id).restricted)
+    .sort((a, b) => String(b.added_at).localeCompare(String(a.added_at)));
   fillTitles(items.map((w) => w.content_id));
   renderRow(section, {
     items,

@@ -3,7 +3,7 @@
  * socket. Views subscribe and re-render the parts that changed.
  */
 
-import { api } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { titleFromId } from "./format.js";
 
 export const state = {
@@ -109,7 +109,13 @@ export async function describeTitle(id) {
           rememberTitle(item);
           changed("titles");
         })
-        .catch(() => {})
+        .catch((error) => {
+          // Above this profile's maturity limit (kept in its state, e.g. from before the limit): not shown.
+          if (error instanceof ApiError && error.status === 403) {
+            titles.set(id, { ...knownTitle(id), restricted: true, complete: true });
+            changed("titles");
+          }
+        })
         .finally(() => pending.delete(id)),
     );
   }

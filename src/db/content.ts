@@ -18,7 +18,8 @@ export interface MaturityFilter {
 /** An item's rating, an episode without one taking its series'; compared by letters and digits only. */
 const ratingKeyOf = sql`upper(regexp_replace(coalesce(${content.maturityRating}, (select s.maturity_rating from content s where s.id = ${content.seriesId}), ''), '[^A-Za-z0-9]', '', 'g'))`;
 
-function maturityCondition(filter: MaturityFilter): SQL {
+/** The filter as a SQL condition on `content` (for any query over the catalog table). */
+export function maturityCondition(filter: MaturityFilter): SQL {
   const allowed = filter.allowed.length > 0 ? sql`${ratingKeyOf} in ${filter.allowed}` : sql`false`;
   return filter.allowUnrated ? sql`(${allowed} or ${ratingKeyOf} not in ${filter.rated})` : allowed;
 }

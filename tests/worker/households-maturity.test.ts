@@ -167,7 +167,7 @@ describe("a profile limited to PG", () => {
 });
 
 describe("a limit set after the fact", () => {
-  it("hides what the profile watched before from continue watching and history, and its resume point", async () => {
+  it("hides what the profile watched or listed before from continue watching, history, the watchlist and resume", async () => {
     const { owner, kid } = await household(null);
     for (const id of [MATRIX, TOY_STORY]) {
       const started = await kid.api.post("/api/v1/sessions", {
@@ -185,10 +185,14 @@ describe("a limit set after the fact", () => {
       [MATRIX, TOY_STORY].sort(),
     );
 
+    await kid.api.put(`/api/v1/sync/watchlist/${MATRIX}`);
+    await kid.api.put(`/api/v1/sync/watchlist/${TOY_STORY}`);
+
     expect((await owner.api.patch(`/api/v1/profiles/${kid.id}`, { maturity_limit: "PG" })).status).toBe(200);
     const pair = (await refresh(kid.refreshToken)).json;
     const limited = client(pair.access_token);
-    for (const path of ["/api/v1/continue-watching", "/api/v1/history", "/api/v1/history?status=in_progress"]) {
+    const paths = ["/api/v1/continue-watching", "/api/v1/history", "/api/v1/history?status=in_progress"];
+    for (const path of [...paths, "/api/v1/sync/watchlist"]) {
       const res = await limited.get(path);
       expect(
         res.json.items.map((i: { content_id: string }) => i.content_id),
