@@ -8,7 +8,17 @@ import { fileURLToPath } from "node:url";
 import { takeDevServerNoise } from "./lib";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const suites = ["playback", "crdt", "sync-fanout", "search", "auth", "read-limits", "recommendations", "load"];
+const suites = [
+  "playback",
+  "crdt",
+  "sync-fanout",
+  "search",
+  "auth",
+  "read-limits",
+  "households",
+  "recommendations",
+  "load",
+];
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !suites.includes(name));
 if (unknown.length > 0) {

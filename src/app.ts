@@ -3,19 +3,26 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { familyCheckProblem, requireUser } from "./auth";
 import { ConfigError } from "./config";
-import { isStorageUnavailable, storageUnavailableProblem } from "./contracts/outcomes";
+import {
+  isProfileDeleted,
+  isStorageUnavailable,
+  profileDeletedProblem,
+  storageUnavailableProblem,
+} from "./contracts/outcomes";
 import { HttpProblem, problemResponse } from "./contracts/problems";
 import { type App, configOf } from "./env";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { autocompleteRoutes } from "./routes/autocomplete";
 import { contentRoutes } from "./routes/content";
+import { deviceAuthRoutes } from "./routes/device-auth";
 import { deviceRoutes } from "./routes/devices";
 import { docsRoutes } from "./routes/docs";
 import { eventRecoveryRoutes } from "./routes/event-recovery";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
 import { historyRoutes } from "./routes/history";
+import { householdRoutes } from "./routes/households";
 import { profileRoutes } from "./routes/profile";
 import { recommendationRoutes } from "./routes/recommendations";
 import { userState } from "./routes/router";
@@ -35,6 +42,8 @@ const api = new OpenAPIHono<App>()
   .route("/", recommendationRoutes)
   .route("/", profileRoutes)
   .route("/", authRoutes)
+  .route("/", householdRoutes)
+  .route("/", deviceAuthRoutes)
   .route("/", experimentRoutes)
   // Search and discovery
   .route("/", searchRoutes)
@@ -76,6 +85,11 @@ app
     // A call to the user's object refused by the token-family check: answer with the check's reason.
     const refused = await familyCheckProblem(c);
     if (refused) return problemResponse(refused.toProblem(), refused.extra.headers);
+    // A deleted profile's object refuses every call, tokens without a family included.
+    if (isProfileDeleted(error)) {
+      const problem = profileDeletedProblem();
+      return problemResponse(problem.toProblem(), problem.extra.headers);
+    }
     // The user's object could not open its storage (a failed migration): a 503, retried later.
     if (isStorageUnavailable(error)) {
       const problem = storageUnavailableProblem();

@@ -4,6 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, type JWTVer
 import type { Config } from "./config";
 import { isStorageUnavailable, type Refusal, storageUnavailableProblem } from "./contracts/outcomes";
 import { HttpProblem } from "./contracts/problems";
+import { MATURITY_LIMITS } from "./domain/maturity";
 import type { BucketRule } from "./domain/token-bucket";
 import type { UserApi } from "./durable/user-api";
 import { type App, type Caller, configOf, type Env } from "./env";
@@ -17,6 +18,12 @@ function unauthorized(detail: string): HttpProblem {
     headers: { "www-authenticate": 'Bearer realm="media-gateway"' },
   });
 }
+
+/** The profile's maturity limit changed after this token was issued: a refresh carries the new one. */
+const staleProblem = () =>
+  new HttpProblem(401, "token-stale", "this profile's settings changed; refresh the access token", {
+    headers: { "www-authenticate": 'Bearer realm="media-gateway", error="invalid_token"' },
+  });
 
 const revokedProblem = () =>
   new HttpProblem(401, "token-revoked", "this access token's family has been revoked; sign in again", {
@@ -74,9 +81,23 @@ export async function verifyAccessToken(config: Config, token: string): Promise<
   if (payload.fid !== undefined && (typeof payload.fid !== "string" || !/^[A-Za-z0-9-]{1,64}$/.test(payload.fid))) {
     throw unauthorized("the access token's family id is not valid");
   }
+  const { acc, mat, pv } = payload;
+  if (acc !== undefined && (typeof acc !== "string" || acc.length === 0 || acc.length > 256)) {
+    throw unauthorized("the access token's account is not valid");
+  }
+  // A limit we cannot read must not pass as no limit at all.
+  if (mat !== undefined && (typeof mat !== "string" || !(mat in MATURITY_LIMITS))) {
+    throw unauthorized("the access token's maturity limit is not valid");
+  }
+  if (pv !== undefined && (typeof pv !== "number" || !Number.isInteger(pv) || pv < 0)) {
+    throw unauthorized("the access token's profile version is not valid");
+  }
   return {
     sub: payload.sub,
     role: payload.role === "admin" ? "admin" : "user",
+    account: typeof acc === "string" ? acc : payload.sub,
+    ...(typeof mat === "string" ? { maturityLimit: mat } : {}),
+    ...(typeof pv === "number" ? { profileVersion: pv } : {}),
     ...(typeof payload.fid === "string" ? { fid: payload.fid } : {}),
     ...(typeof payload.jti === "string" ? { jti: payload.jti } : {}),
     ...(typeof payload.exp === "number" ? { exp: payload.exp } : {}),
@@ -122,7 +143,8 @@ const checkUnavailable = () =>
  * provider or the dev token script, have no family), and for a read the user's read budget
  * (src/read-limits.ts). The check is the user's Durable Object answering `authorize` (or
  * `admitRead` for a read without a family): a Set lookup and a token bucket there, and no
- * Postgres. Calls made through `gate.state` are pipelined on it (Cap'n Proto promise
+ * Postgres. The same answer says whether the token's profile settings (its maturity limit) are
+ * still current. Calls made through `gate.state` are pipelined on it (Cap'n Proto promise
  * pipelining), so on routes that call the user's object anyway it adds no round trip, and a
  * refused call never runs.
  */
@@ -131,11 +153,14 @@ function openGate(c: Context<App>, caller: Caller, readRule: BucketRule | null):
   const early = readRule ? refusedRecently(userReadKey(caller.sub)) : null;
   if (early) throw early;
   const object = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(caller.sub));
-  const access = caller.fid ? object.authorize(caller.fid, readRule) : object.admitRead(readRule as BucketRule);
+  const access = caller.fid
+    ? object.authorize(caller.fid, caller.profileVersion ?? 0, readRule)
+    : object.admitRead(readRule as BucketRule);
   let handle: RpcHandle | null = null;
   const checked = Promise.resolve(access).then(
     (resolved) => {
       if (resolved === null) throw revokedProblem();
+      if (resolved === "stale") throw staleProblem();
       // A refusal is a plain value; on the surface's stub this property is a pipelined promise, never `true`.
       if ((resolved as { refused?: unknown }).refused === true) {
         throw readRefused(userReadKey(caller.sub), (resolved as Refusal).retry_after_seconds ?? 1);

@@ -103,6 +103,27 @@ export const configSchema = z
      * new catalog is never hidden behind it; 5 minutes keeps over 80 % of keystrokes cached.
      */
     AUTOCOMPLETE_CACHE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+    // ---- households and TV sign-in ----
+    /** Profiles per account, the owner's included. */
+    PROFILES_MAX: z.coerce.number().int().min(1).max(100).default(6),
+    /** PIN attempts per profile: a burst, then this many per hour. */
+    PIN_ATTEMPTS_BURST: z.coerce.number().int().min(1).default(5),
+    PIN_ATTEMPTS_PER_HOUR: z.coerce.number().min(0.01).default(10),
+    /** Whether limited profiles see content without a rating (or with one off the scale). */
+    MATURITY_ALLOW_UNRATED: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    /** Lifetime of a TV sign-in code (RFC 8628 `expires_in`). */
+    DEVICE_CODE_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+    /** Seconds a TV waits between polls (RFC 8628 `interval`); polling sooner is `slow_down`. */
+    DEVICE_CODE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(60).default(5),
+    /** Codes a client address may ask for: a burst, then this many per hour. */
+    DEVICE_CODE_BURST: z.coerce.number().int().min(1).default(10),
+    DEVICE_CODE_PER_HOUR: z.coerce.number().min(0.01).default(30),
+    /** User codes an account (and, separately, a client address) may try to approve: a burst, then this many per hour. */
+    DEVICE_APPROVE_BURST: z.coerce.number().int().min(1).default(10),
+    DEVICE_APPROVE_PER_HOUR: z.coerce.number().min(0.01).default(20),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {

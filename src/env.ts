@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { type Config, parseConfig } from "./config";
 import type { EventEnvelope } from "./contracts/events";
+import type { DeviceAuthorization } from "./durable/device-authorization";
 import type { RateLimiter } from "./durable/rate-limiter";
 import type { SearchPublisher } from "./durable/search-publisher";
 import type { UserState } from "./durable/user-state";
@@ -12,6 +13,8 @@ export interface Env {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   /** The one writer of the search index's live version in KV (one object, "search"). */
   SEARCH_PUBLISHER: DurableObjectNamespace<SearchPublisher>;
+  /** TV sign-ins by code (RFC 8628), one object per user code. */
+  DEVICE_AUTH: DurableObjectNamespace<DeviceAuthorization>;
   EVENTS: Queue<EventEnvelope>;
   SEARCH_KV: KVNamespace;
   ASSETS: Fetcher;
@@ -20,8 +23,15 @@ export interface Env {
 
 /** The authenticated caller, set by the auth middleware. */
 export interface Caller {
+  /** The profile: a user in every per-user sense. */
   sub: string;
   role: "user" | "admin";
+  /** The account the profile belongs to (the subject itself for a token without `acc`). */
+  account: string;
+  /** The profile's maturity limit (a label of src/domain/maturity.ts); absent: no limit. */
+  maturityLimit?: string;
+  /** The version of the profile's settings the token was issued with. */
+  profileVersion?: number;
   fid?: string;
   jti?: string;
   exp?: number;

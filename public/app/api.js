@@ -5,7 +5,12 @@
 import { tokenSubject } from "./format.js";
 
 const BASE = "/api/v1";
-const KEYS = { access: "mg.access_token", refresh: "mg.refresh_token", email: "mg.email" };
+const KEYS = {
+  access: "mg.access_token",
+  refresh: "mg.refresh_token",
+  email: "mg.email",
+  profile: "mg.profile_name",
+};
 
 export class ApiError extends Error {
   constructor(status, problem, retryAfter = null) {
@@ -42,6 +47,13 @@ export const auth = {
   },
   get signedIn() {
     return Boolean(this.accessToken);
+  },
+  /** The name of the profile signed in, as last seen in the profile list. */
+  get profileName() {
+    return localStorage.getItem(KEYS.profile);
+  },
+  rememberProfileName(name) {
+    localStorage.setItem(KEYS.profile, name);
   },
   /** Keeps a new token pair; `email` undefined keeps the one stored (a refresh), null forgets it. */
   store({ access_token, refresh_token = null, email }) {

@@ -79,6 +79,11 @@ export function tokenSubject(token) {
   return typeof payload?.sub === "string" ? payload.sub : null;
 }
 
+/** Every claim of a JWT, read without verifying it (display only: the server verifies), or null. */
+export function tokenClaims(token) {
+  return decodeJwtPayload(token);
+}
+
 /** Seconds until a JWT expires (negative when expired), or null when it has no `exp`. */
 export function tokenSecondsLeft(token, now = Date.now()) {
   const payload = decodeJwtPayload(token);

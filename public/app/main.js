@@ -2,6 +2,7 @@
 import { ApiError, api, auth, query, signIn, signOut, whenSignedOut } from "./api.js";
 import { $, h, render, toast } from "./dom.js";
 import { formatClock, initials, posterHue, relativeTime, tokenSubject } from "./format.js";
+import { currentProfile, loadProfiles, pickProfile, renderProfileChip, setUpHousehold } from "./households.js";
 import { LiveSync } from "./live.js";
 import { createPlayer } from "./player.js";
 import { createSearch } from "./search.js";
@@ -121,7 +122,7 @@ function renderRow(section, { items, empty, card }) {
 function renderContinueWatching() {
   const section = $("#row-continue");
   const items = [...state.progress.values()]
-    .filter((p) => p.resume_position_seconds !== null && !p.watched)
+    .filter((p) => p.resume_position_seconds !== null && !p.watched && !knownTitle(p.content_id).restricted)
     .sort((a, b) => String(b.last_watched_at).localeCompare(String(a.last_watched_at)));
   fillTitles(items.map((p) => p.content_id));
   renderRow(section, {
@@ -155,7 +156,9 @@ function renderWatchlist() {
     renderRow(section, { items: [], empty: "The watchlist is not available on this server yet.", card: () => null });
     return;
   }
-  const items = [...state.watchlist.values()].sort((a, b) => String(b.added_at).localeCompare(String(a.added_at)));
+  const items = [...state.watchlist.values()]
+    .filter((w) => !knownTitle(w.content_id).restricted)
+    .sort((a, b) => String(b.added_at).localeCompare(String(a.added_at)));
   fillTitles(items.map((w) => w.content_id));
   renderRow(section, {
     items,
@@ -445,13 +448,21 @@ const player = createPlayer({
 });
 createSearch({ openTitle: (id) => player.open(id), titleCard });
 
+/** The profile this page was entered as: another tab switching profiles reloads it. */
+let enteredAs = null;
+
 async function enterApp() {
+  enteredAs = currentProfile().id;
   $("#sign-in").hidden = true;
+  $("#profile-picker").hidden = true;
   $("#app").hidden = false;
   $("#search-form").hidden = !state.features.search;
   $("#account").hidden = false;
   $("#who").textContent = auth.userLabel;
   renderLiveStatus(state.features.live ? "connecting" : "unavailable");
+  void loadProfiles()
+    .then(renderProfileChip)
+    .catch(() => {});
   await registerDevice();
   try {
     await Promise.all([loadWatchlist(), loadContinueWatching(), loadDevices(), loadRecommendations(), loadPopular()]);
@@ -480,6 +491,8 @@ function leaveApp(message = "") {
   $("#app").hidden = true;
   $("#search-form").hidden = true;
   $("#account").hidden = true;
+  $("#profile-chip").hidden = true;
+  $("#profile-picker").hidden = true;
   $("#sign-in").hidden = false;
   $("#sign-in-error").textContent = message;
   $("#sign-in-email").focus();
@@ -487,9 +500,21 @@ function leaveApp(message = "") {
 
 whenSignedOut((message) => leaveApp(message));
 auth.onChange(() => {
-  if (auth.signedIn && $("#app").hidden) void enterApp();
+  if (auth.signedIn && !$("#app").hidden && currentProfile().id !== enteredAs) location.reload();
+  else if (auth.signedIn && $("#app").hidden && $("#profile-picker").hidden) void enterApp();
   else if (!auth.signedIn && !$("#app").hidden) leaveApp("Signed out in another tab.");
 });
+
+setUpHousehold({ onProfileChanged: () => location.reload() });
+
+/** After a password sign-in: a household with several profiles asks who is watching. */
+async function chooseProfile() {
+  const profiles = await loadProfiles().catch(() => null);
+  if (profiles && profiles.length > 1) {
+    $("#sign-in").hidden = true;
+    await pickProfile(profiles, { closable: false });
+  }
+}
 
 $("#sign-in-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -503,6 +528,7 @@ $("#sign-in-form").addEventListener("submit", async (event) => {
   try {
     await signIn(email, password, { register });
     $("#sign-in-password").value = "";
+    await chooseProfile();
     await enterApp();
   } catch (failure) {
     if (failure instanceof ApiError && failure.status === 429) {

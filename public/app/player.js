@@ -208,9 +208,7 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
 
   async function seriesEpisodes(seriesId) {
     try {
-      const page = await api("GET", `/content?series_id=${encodeURIComponent(seriesId)}&limit=100`, {
-        authenticate: false,
-      });
+      const page = await api("GET", `/content?series_id=${encodeURIComponent(seriesId)}&limit=100`);
       for (const episode of page.items) rememberTitle(episode);
       return page.items;
     } catch {

@@ -3,7 +3,7 @@
  * socket. Views subscribe and re-render the parts that changed.
  */
 
-import { api } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { titleFromId } from "./format.js";
 
 export const state = {
@@ -103,12 +103,19 @@ export async function describeTitle(id) {
   if (!pending.has(id)) {
     pending.set(
       id,
-      api("GET", `/content/${encodeURIComponent(id)}`, { authenticate: false })
+      // With the token: a profile's maturity limit decides what it may read.
+      api("GET", `/content/${encodeURIComponent(id)}`)
         .then((item) => {
           rememberTitle(item);
           changed("titles");
         })
-        .catch(() => {})
+        .catch((error) => {
+          // Above this profile's maturity limit (kept in its state, e.g. from before the limit): not shown.
+          if (error instanceof ApiError && error.status === 403) {
+            titles.set(id, { ...knownTitle(id), restricted: true, complete: true });
+            changed("titles");
+          }
+        })
         .finally(() => pending.delete(id)),
     );
   }

@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import { HttpProblem } from "../contracts/problems";
 import { addressKey } from "../domain/client-address";
+import type { BucketRule } from "../domain/token-bucket";
 import type { Env } from "../env";
 
 /**
@@ -19,13 +20,16 @@ export async function limitAuthAttempts(env: Env, config: Config, ip: string | u
       rule: { burst: config.AUTH_ACCOUNT_BURST, perSecond: config.AUTH_ACCOUNT_PER_HOUR / 3600 },
     },
   ];
-  for (const { key, rule } of buckets) {
-    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
-    const decision = await limiter.take(rule);
-    if (!decision.allowed) {
-      throw new HttpProblem(429, "rate-limited", `too many attempts; retry in ${decision.retryAfterSeconds} s`, {
-        headers: { "retry-after": String(decision.retryAfterSeconds) },
-      });
-    }
+  for (const { key, rule } of buckets) await limitAttempts(env, key, rule);
+}
+
+/** Takes one attempt from the bucket of `key`: a 429 with Retry-After when it is empty. */
+export async function limitAttempts(env: Env, key: string, rule: BucketRule): Promise<void> {
+  const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
+  const decision = await limiter.take(rule);
+  if (!decision.allowed) {
+    throw new HttpProblem(429, "rate-limited", `too many attempts; retry in ${decision.retryAfterSeconds} s`, {
+      headers: { "retry-after": String(decision.retryAfterSeconds) },
+    });
   }
 }

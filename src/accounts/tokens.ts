@@ -20,14 +20,40 @@ export interface TokenPair {
   user_id: string;
 }
 
-/** A short-lived HS256 access token: `sub`, `fid`, `jti`, `iat`, `exp`, `role` (+ iss/aud when configured). */
+/**
+ * Who tokens are issued to: a profile (`id`, the tokens' `sub`) of an account, with what the
+ * profile carries into every request (its maturity limit and that limit's version).
+ */
+export interface TokenSubject {
+  id: string;
+  role: Role;
+  accountId: string;
+  maturityLimit: string | null;
+  profileVersion: number;
+}
+
+/** The claims of a subject beyond `sub`: `acc`, and `mat`/`pv` for a limited profile. */
+export function profileClaims(subject: TokenSubject): { acc: string; mat?: string; pv?: number } {
+  return {
+    acc: subject.accountId,
+    ...(subject.maturityLimit ? { mat: subject.maturityLimit } : {}),
+    ...(subject.profileVersion > 0 ? { pv: subject.profileVersion } : {}),
+  };
+}
+
+/**
+ * A short-lived HS256 access token: `sub`, `fid`, `jti`, `iat`, `exp`, `role`, the account
+ * (`acc`) and, for a limited profile, its maturity limit (`mat`) and the limit's version (`pv`)
+ * (+ iss/aud when configured).
+ */
 export async function signAccessToken(
   config: Config,
-  claims: { sub: string; fid: string; role: Role },
+  claims: { sub: string; fid: string; role: Role; acc?: string; mat?: string; pv?: number },
   now = Date.now(),
 ): Promise<string> {
   const iat = Math.floor(now / 1000);
-  let jwt = new SignJWT({ fid: claims.fid, role: claims.role })
+  const { sub: _sub, ...rest } = claims;
+  let jwt = new SignJWT(rest)
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.sub)
     .setJti(crypto.randomUUID())
@@ -59,7 +85,7 @@ const invalidRefresh = (detail: string) => new HttpProblem(401, "invalid-refresh
 export async function issueTokens(
   config: Config,
   db: Queryable,
-  user: { id: string; role: Role },
+  user: TokenSubject,
   familyId: string | null = null,
 ): Promise<TokenPair> {
   const now = Date.now();
@@ -71,10 +97,12 @@ export async function issueTokens(
     familyId: family,
     newFamily: familyId === null,
     userId: user.id,
+    accountId: user.accountId,
     expiresAt,
   });
+  const claims = { sub: user.id, fid: family, role: user.role, ...profileClaims(user) };
   return {
-    access_token: await signAccessToken(config, { sub: user.id, fid: family, role: user.role }, now),
+    access_token: await signAccessToken(config, claims, now),
     token_type: "Bearer",
     expires_in: config.ACCESS_TOKEN_TTL_SECONDS,
     refresh_token: refresh,
@@ -124,5 +152,12 @@ export async function rotateRefreshToken(config: Config, env: Env, db: Queryable
     await revokeFamily(env, db, family, "refresh-token-reuse");
     throw invalidRefresh("this refresh token was already used; its family is now revoked; sign in again");
   }
-  return issueTokens(config, db, { id: found.userId, role: found.role }, found.familyId);
+  const subject = {
+    id: found.userId,
+    role: found.role,
+    accountId: found.accountId,
+    maturityLimit: found.maturityLimit,
+    profileVersion: found.profileVersion,
+  };
+  return issueTokens(config, db, subject, found.familyId);
 }

@@ -105,6 +105,8 @@ export const eventDataSchemas = {
   "watchlist-changed": { version: 1, data: watchlistData },
   "device-changed": { version: 1, data: deviceData },
   "profile-rebuild-requested": { version: 1, data: profileJobData },
+  /** A profile of a household was deleted: every row of its user goes, and later events of it are dropped. */
+  "profile-deleted": { version: 1, data: z.object({ erased_at: eventTimestamp }) },
   "adapter-train-requested": { version: 1, data: profileJobData },
 } as const;
 

@@ -60,3 +60,15 @@ export const storageUnavailableProblem = () =>
   new HttpProblem(503, "storage-unavailable", "this user's state cannot be opened right now; retry later", {
     headers: { "retry-after": "30" },
   });
+
+/** Marks the error of an object whose profile was deleted (travels in the message, like the above). */
+const PROFILE_DELETED = "[profile-deleted]";
+
+export const profileDeleted = () => new Error(`${PROFILE_DELETED} this profile was deleted`);
+
+export const isProfileDeleted = (error: unknown): boolean =>
+  error instanceof Error && error.message.includes(PROFILE_DELETED);
+
+/** The 401 a deleted profile's token meets: nothing of it can be read or written again. */
+export const profileDeletedProblem = () =>
+  new HttpProblem(401, "profile-deleted", "this profile was deleted; choose another profile");

@@ -1,7 +1,7 @@
 /** Accounts, token families and refresh tokens (stored as their SHA-256 only). */
 import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import type { Queryable } from "./client";
-import { refreshTokens, tokenFamilies, users } from "./schema";
+import { profiles, refreshTokens, tokenFamilies, users } from "./schema";
 
 export type Role = "user" | "admin";
 
@@ -22,9 +22,12 @@ export async function userByEmail(
   return user ?? null;
 }
 
-export async function userById(db: Queryable, id: string): Promise<{ email: string; createdAt: Date } | null> {
+export async function userById(
+  db: Queryable,
+  id: string,
+): Promise<{ email: string; role: Role; createdAt: Date } | null> {
   const [row] = await db
-    .select({ email: users.email, createdAt: users.createdAt })
+    .select({ email: users.email, role: users.role, createdAt: users.createdAt })
     .from(users)
     .where(eq(users.id, id))
     .limit(1);
@@ -33,23 +36,41 @@ export async function userById(db: Queryable, id: string): Promise<{ email: stri
 
 /**
  * Stores a newly issued refresh token in one transaction: in a new family (a login), or in an
- * existing one whose expiry then follows its newest token (a rotation).
+ * existing one whose expiry then follows its newest token (a rotation). A family belongs to the
+ * account (`accountId`) and signs in one of its profiles (`userId`, the tokens' subject).
  */
 export async function saveRefreshToken(
   db: Queryable,
-  token: { tokenHash: string; familyId: string; newFamily: boolean; userId: string; expiresAt: Date },
+  token: {
+    tokenHash: string;
+    familyId: string;
+    newFamily: boolean;
+    userId: string;
+    accountId: string;
+    expiresAt: Date;
+  },
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    const { tokenHash, familyId, userId, expiresAt } = token;
-    if (token.newFamily) await tx.insert(tokenFamilies).values({ id: familyId, userId, expiresAt });
-    else await tx.update(tokenFamilies).set({ expiresAt }).where(eq(tokenFamilies.id, familyId));
+    const { tokenHash, familyId, userId, accountId, expiresAt } = token;
+    if (token.newFamily) {
+      const profileId = userId === accountId ? null : userId;
+      await tx.insert(tokenFamilies).values({ id: familyId, userId: accountId, profileId, expiresAt });
+    } else await tx.update(tokenFamilies).set({ expiresAt }).where(eq(tokenFamilies.id, familyId));
     await tx.insert(refreshTokens).values({ tokenHash, familyId, userId, expiresAt });
   });
 }
 
-export async function familyById(db: Queryable, id: string): Promise<{ id: string; userId: string } | null> {
+/** The family's profile (`userId`, the subject of its tokens) and account. */
+export async function familyById(
+  db: Queryable,
+  id: string,
+): Promise<{ id: string; userId: string; accountId: string } | null> {
   const [family] = await db
-    .select({ id: tokenFamilies.id, userId: tokenFamilies.userId })
+    .select({
+      id: tokenFamilies.id,
+      userId: sql<string>`coalesce(${tokenFamilies.profileId}, ${tokenFamilies.userId})`,
+      accountId: tokenFamilies.userId,
+    })
     .from(tokenFamilies)
     .where(eq(tokenFamilies.id, id))
     .limit(1);
@@ -66,27 +87,38 @@ export async function markFamilyRevoked(db: Queryable, familyId: string, reason:
 
 export interface StoredRefreshToken {
   familyId: string;
+  /** The profile the family signs in: the subject of its tokens. */
   userId: string;
+  accountId: string;
   expiresAt: Date;
   spentAt: Date | null;
   revokedAt: Date | null;
+  /** The account's role for its owner profile; other profiles are plain users. */
   role: Role;
+  /** The profile's current limit and version (null and 0 for an owner from before profiles). */
+  maturityLimit: string | null;
+  profileVersion: number;
 }
 
-/** A refresh token by its hash, with its family's revocation and its user's role. */
+/** A refresh token by its hash, with its family's revocation, its profile as it is now and its role. */
 export async function refreshTokenByHash(db: Queryable, tokenHash: string): Promise<StoredRefreshToken | null> {
+  const subject = sql<string>`coalesce(${tokenFamilies.profileId}, ${tokenFamilies.userId})`;
   const [found] = await db
     .select({
       familyId: refreshTokens.familyId,
-      userId: refreshTokens.userId,
+      userId: subject,
+      accountId: tokenFamilies.userId,
       expiresAt: refreshTokens.expiresAt,
       spentAt: refreshTokens.spentAt,
       revokedAt: tokenFamilies.revokedAt,
-      role: users.role,
+      role: sql<Role>`case when ${tokenFamilies.profileId} is null then ${users.role} else 'user' end`,
+      maturityLimit: profiles.maturityLimit,
+      profileVersion: sql<number>`coalesce(${profiles.version}, 0)`,
     })
     .from(refreshTokens)
     .innerJoin(tokenFamilies, eq(tokenFamilies.id, refreshTokens.familyId))
-    .innerJoin(users, eq(users.id, refreshTokens.userId))
+    .innerJoin(users, eq(users.id, tokenFamilies.userId))
+    .leftJoin(profiles, eq(profiles.id, subject))
     .where(eq(refreshTokens.tokenHash, tokenHash))
     .limit(1);
   return found ?? null;

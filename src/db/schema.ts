@@ -16,6 +16,7 @@ import {
 } from "drizzle-orm/pg-core";
 import { DEVICE_TYPES } from "../domain/device";
 import type { Allocation, VariantWeight } from "../domain/experiments";
+import { MATURITY_LABELS } from "../domain/maturity";
 import type { ProfileAnchor, ProfileWeights } from "../domain/profile";
 
 /** One row per (user, content): the latest progress the user's Durable Object reported. */
@@ -285,6 +286,51 @@ export const users = pgTable(
   (t) => [uniqueIndex("users_email").on(t.email), check("users_role", sql`${t.role} in ('user', 'admin')`)],
 );
 
+// ---- Households: the profiles of an account ----
+
+/**
+ * The people of an account. Each profile is a user in every per-user sense: its id is the `sub`
+ * of its tokens and names its UserState. The owner's profile has the account's own id, so an
+ * account from before profiles is its owner profile, with the same state and tokens.
+ */
+export const profiles = pgTable(
+  "profiles",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** A label of the maturity scale (src/domain/maturity.ts); null: no limit. */
+    maturityLimit: text("maturity_limit"),
+    /** Hashed like a password; null: no PIN. */
+    pinHash: text("pin_hash"),
+    isOwner: boolean("is_owner").notNull().default(false),
+    /** Goes up when the limit changes: tokens carrying an older version must be refreshed. */
+    version: integer("version").notNull().default(1),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("profiles_account_name").on(t.accountId, sql`lower(${t.name})`),
+    uniqueIndex("profiles_account_owner").on(t.accountId).where(sql`${t.isOwner}`),
+    index("profiles_account").on(t.accountId, t.createdAt),
+    check(
+      "profiles_maturity_limit",
+      sql`${t.maturityLimit} is null or ${t.maturityLimit} in (${sql.raw(MATURITY_LABELS.map((l) => `'${l}'`).join(", "))})`,
+    ),
+  ],
+);
+
+/**
+ * Users (profiles) whose state was deleted: the queue consumer drops every later or late event
+ * of theirs, so nothing of a deleted profile comes back in Postgres.
+ */
+export const erasedUsers = pgTable("erased_users", {
+  userId: text("user_id").primaryKey(),
+  erasedAt: timestamp("erased_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
 /** One login and every token rotated from it; revoking it refuses all of them. */
 export const tokenFamilies = pgTable(
   "token_families",
@@ -293,6 +339,8 @@ export const tokenFamilies = pgTable(
     userId: text("user_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
+    /** The profile signed in, when it is not the account's own (owner) profile: its tokens' `sub`. */
+    profileId: text("profile_id").references(() => profiles.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     /** The expiry of the family's newest refresh token: after it, nothing in the family is usable. */
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
@@ -300,7 +348,11 @@ export const tokenFamilies = pgTable(
     /** logout, revoked-by-owner, revoked-by-admin, refresh-token-reuse */
     revokedReason: text("revoked_reason"),
   },
-  (t) => [index("token_families_user").on(t.userId), index("token_families_expires").on(t.expiresAt)],
+  (t) => [
+    index("token_families_user").on(t.userId),
+    index("token_families_expires").on(t.expiresAt),
+    index("token_families_profile").on(t.profileId),
+  ],
 );
 
 /** Refresh tokens, stored only as the SHA-256 of the token; a spent one is kept to detect replays. */

@@ -136,6 +136,19 @@ const SERIES_WORDS = [
   ],
 ];
 const SERIES_GENRES = ["Drama", "Comedy", "Thriller/Suspense", "Adventure", "Action", "Documentary", "Horror"];
+/**
+ * TV ratings as they fall by genre (children's adventure and comedy down to TV-Y, horror at TV-14
+ * and up); null is a series nobody rated.
+ */
+const SERIES_RATINGS: Record<string, readonly (string | null)[]> = {
+  Drama: ["TV-PG", "TV-14", "TV-14", "TV-MA", null],
+  Comedy: ["TV-Y", "TV-Y7", "TV-G", "TV-PG", "TV-14", "TV-MA"],
+  "Thriller/Suspense": ["TV-14", "TV-MA", "TV-MA"],
+  Adventure: ["TV-Y", "TV-Y", "TV-Y7", "TV-G", "TV-PG"],
+  Action: ["TV-Y7", "TV-PG", "TV-14", "TV-MA"],
+  Documentary: ["TV-G", "TV-PG", "TV-14", null],
+  Horror: ["TV-14", "TV-MA", "TV-MA"],
+};
 const SERIES_PLATFORMS = ["Warner Bros.", "Universal", "Paramount Pictures", "Sony Pictures", "Walt Disney Pictures"];
 
 /** `count` series, each with 1-4 seasons of 6-10 episodes, deterministic for a seed. */
@@ -154,7 +167,8 @@ export function generateSeries(count: number, seed = 42): CatalogItem[] {
     const platforms = [pick(SERIES_PLATFORMS)];
     const rating = Math.round((5 + random() * 4) * 10) / 10;
     const votes = Math.floor(1000 + random() ** 3 * 400_000);
-    const maturity = pick(["TV-PG", "TV-14", "TV-MA"]);
+    // One draw, as ever: every other generated value stays what it was.
+    const maturity = pick(SERIES_RATINGS[genres[0] as string] ?? ["TV-14"]);
     items.push({
       id: seriesId,
       kind: "series",

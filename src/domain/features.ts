@@ -4,7 +4,9 @@
  * readable strings ("genre:Drama") so stored profiles and adapters survive catalog changes; the
  * `FeatureSpace` turns them into compact integer vectors for scoring.
  */
+
 import type { CatalogItem, ContentKind } from "./catalog";
+import { effectiveRating, maturityLevel } from "./maturity";
 
 export const FEATURE_GROUPS = ["genre", "director", "decade", "maturity", "platform"] as const;
 export type FeatureGroup = (typeof FEATURE_GROUPS)[number];
@@ -71,6 +73,8 @@ export interface ItemVector {
   rating: number | null;
   votes: number;
   director: string | null;
+  /** Maturity level (src/domain/maturity.ts), null when unrated; an episode without a rating has its series'. */
+  maturity: number | null;
   /** Vocabulary indices of the item's feature keys. */
   features: Int32Array;
   /**
@@ -95,6 +99,7 @@ export class FeatureSpace {
     let maxVotes = 0;
     for (const item of catalog) maxVotes = Math.max(maxVotes, item.votes);
     const groups: number[] = [];
+    const seriesRatings = new Map(catalog.filter((i) => i.kind === "series").map((i) => [i.id, i.maturity_rating]));
     for (const item of catalog) {
       const indices: number[] = [];
       for (const key of featureKeys(item)) {
@@ -119,6 +124,9 @@ export class FeatureSpace {
         rating: item.rating,
         votes: item.votes,
         director: item.director,
+        maturity: maturityLevel(
+          effectiveRating(item.maturity_rating, item.series_id ? seriesRatings.get(item.series_id) : null),
+        ),
         features: Int32Array.from(indices),
         matchWeights: matchWeights(indices.map((i) => FEATURE_GROUPS[groups[i] as number] as FeatureGroup)),
         popularity: popularityOf(item.votes, maxVotes),

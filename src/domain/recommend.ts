@@ -158,6 +158,8 @@ export interface RecommendOptions {
   /** Content the user has in their history (finished, in progress or abandoned). */
   seen: ReadonlySet<string>;
   exclude?: ReadonlySet<string>;
+  /** Only items this allows (the caller's maturity limit); everything when absent. */
+  allow?: (item: ItemVector) => boolean;
   genres?: readonly string[];
   kinds?: readonly ContentKind[];
   offset: number;
@@ -184,7 +186,7 @@ function better(a: Ranked, b: Ranked): boolean {
 export function scoreCandidates(
   space: FeatureSpace,
   scorer: Scorer,
-  options: Pick<RecommendOptions, "seen" | "exclude" | "genres" | "kinds">,
+  options: Pick<RecommendOptions, "seen" | "exclude" | "allow" | "genres" | "kinds">,
 ): Ranked[] {
   const kinds = new Set(options.kinds ?? DEFAULT_KINDS);
   const genres = options.genres && options.genres.length > 0 ? new Set(options.genres) : null;
@@ -200,6 +202,7 @@ export function scoreCandidates(
     if (options.seen.has(item.id) || options.exclude?.has(item.id)) continue;
     if (item.kind === "series" && seenSeries.has(item.id)) continue;
     if (genres && !item.genres.some((g) => genres.has(g))) continue;
+    if (options.allow && !options.allow(item)) continue;
     scored.push({ item, score: scorer.score(item) });
   }
   return scored;

@@ -66,6 +66,15 @@ export class SocketHub {
     return ids;
   }
 
+  /** Closes every socket (the user is gone). */
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(code, reason);
+      } catch {}
+    }
+  }
+
   /** Completes the close handshake of a socket the client closed (or that failed); returns its device. */
   closed(ws: WebSocket, code: number): string | null {
     try {

@@ -1,16 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Config } from "../config";
-import {
-  isStorageUnavailable,
-  type Refusal,
-  refusal,
-  storageUnavailableProblem,
-  toProblem,
-} from "../contracts/outcomes";
+import { isStorageUnavailable, profileDeleted, type Refusal, storageUnavailableProblem } from "../contracts/outcomes";
 import { problemResponse } from "../contracts/problems";
-import { parseClientMessage, VERIFIED_USER_HEADER, WS_PROTOCOL_HEADER } from "../contracts/sync-socket";
-import { decodeCursor, encodeCursor } from "../domain/cursor";
-import { encodeHlc } from "../domain/hlc";
+import { VERIFIED_USER_HEADER } from "../contracts/sync-socket";
 import type { BucketRule } from "../domain/token-bucket";
 import { configOf, type Env } from "../env";
 import { AlarmPlan } from "./alarm-plan";
@@ -19,7 +11,7 @@ import { userStateMigrations } from "./migrations/user-state";
 import { ReadBudget } from "./read-budget";
 import { SocketHub } from "./socket-hub";
 import { UserStores } from "./stores";
-import { buildSyncDocument } from "./sync-document";
+import { notAnUpgrade, onClientMessage, onSocketGone, openSyncSocket } from "./sync-socket";
 import { objectStatus, UserApi, type UserParts } from "./user-api";
 import { WritePipeline } from "./write-pipeline";
 
@@ -55,15 +47,20 @@ export class UserState extends DurableObject<Env> {
   }
 
   /**
-   * The gate every request with one of our access tokens passes: null when the token's family is
-   * revoked (an answer, not an exception: a replayed token must not count as an error here), a
-   * refusal when a read is over the user's read budget, otherwise the user's surface. The Worker
-   * pipelines its real call on it, so the check costs no extra round trip, and on null or a
-   * refusal the pipelined call never runs.
+   * The gate every request with one of our tokens passes, answered as a value (a replayed token is no error
+   * here): null when its family is revoked or the profile deleted, "stale" when the profile's settings
+   * changed since it was issued, a refusal when a read is over the user's read budget, else the
+   * user's surface, on which the Worker pipelines its real call (so on null, "stale" or a refusal
+   * it never runs).
    */
-  async authorize(familyId: string, readRule: BucketRule | null = null): Promise<UserApi | Refusal | null> {
+  async authorize(
+    familyId: string,
+    profileVersion = 0,
+    readRule: BucketRule | null = null,
+  ): Promise<UserApi | Refusal | null | "stale"> {
+    if (await this.familyRevoked(familyId)) return null;
     const parts = this.#userParts();
-    if (parts.stores.revokedFamilies.has(familyId)) return null;
+    if (!parts.stores.profile.current(profileVersion)) return "stale";
     return (readRule && parts.reads.take(readRule)) || new UserApi(parts);
   }
 
@@ -74,12 +71,28 @@ export class UserState extends DurableObject<Env> {
   }
 
   async familyRevoked(familyId: string): Promise<boolean> {
-    return this.#userParts().stores.revokedFamilies.has(familyId);
+    const { revokedFamilies, profile } = this.#userParts(true).stores;
+    return profile.erased || revokedFamilies.has(familyId);
+  }
+
+  /** Tokens issued with an older version of the profile's settings must be refreshed. Not rate limited. */
+  async raiseProfileVersion(version: number): Promise<boolean> {
+    const { stores, pipeline } = this.#userParts();
+    const outcome = await pipeline.write(() => stores.profile.raiseVersion(version), { cost: 0 });
+    return !outcome.refused && outcome.value;
+  }
+
+  /** The profile was deleted: everything of it goes, its sockets close, no token opens it again. */
+  async erase() {
+    const { stores, pipeline, hub } = this.#userParts(true);
+    const outcome = await pipeline.write((now) => stores.erase(now), { cost: 0 });
+    hub.closeAll(4003, "profile deleted");
+    return outcome;
   }
 
   /** Every token of the family is refused from the next request on; false when it already was. */
   async revokeFamily(familyId: string, reason: string): Promise<boolean> {
-    const { stores, pipeline } = this.#userParts();
+    const { stores, pipeline } = this.#userParts(true);
     // Never rate limited: a revocation must always get through.
     const outcome = await pipeline.write((now) => stores.revokedFamilies.revoke(familyId, reason, now), { cost: 0 });
     return !outcome.refused && outcome.value;
@@ -105,7 +118,7 @@ export class UserState extends DurableObject<Env> {
     const url = new URL(request.url);
     const verified = request.headers.get(VERIFIED_USER_HEADER);
     if (url.pathname !== "/sync/ws" || !verified || request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return problemResponse(toProblem(refusal(400, "bad-request", "expected a WebSocket upgrade")).toProblem());
+      return notAnUpgrade();
     }
     let parts: UserParts;
     try {
@@ -115,33 +128,8 @@ export class UserState extends DurableObject<Env> {
       const problem = storageUnavailableProblem();
       return problemResponse(problem.toProblem(), problem.extra.headers);
     }
-    const { stores, hub, pipeline, alarms } = parts;
-    if (verified !== stores.userId) throw new Error("user state addressed with another user's id");
-    const deviceId = url.searchParams.get("device_id");
-    const sinceText = url.searchParams.get("since");
-    // Connecting marks the device online: a write like any other, rate limited against reconnect storms.
-    const seen = await pipeline.write((now) => (deviceId ? stores.devices.markSeen(deviceId, now) : false), {
-      origin: deviceId,
-    });
-    if (seen.refused) {
-      const problem = toProblem(seen);
-      return problemResponse(problem.toProblem(), problem.extra.headers);
-    }
-    const { client, server } = hub.accept(deviceId);
-    const since = sinceText === null ? null : Number(sinceText);
-    hub.send(
-      server,
-      since === null
-        ? { type: "hello", cursor: encodeCursor({ s: stores.changes.head }), hlc: encodeHlc(stores.clock.current) }
-        : { type: "sync", ...buildSyncDocument(stores, since, hub.connectedDevices()) },
-    );
-    await alarms.schedule();
-    const protocol = request.headers.get(WS_PROTOCOL_HEADER);
-    return new Response(null, {
-      status: 101,
-      webSocket: client,
-      headers: protocol ? { "sec-websocket-protocol": protocol } : {},
-    });
+    if (verified !== parts.stores.userId) throw new Error("user state addressed with another user's id");
+    return openSyncSocket(parts, request, url);
   }
 
   override async webSocketMessage(ws: WebSocket, frame: string | ArrayBuffer): Promise<void> {
@@ -149,49 +137,15 @@ export class UserState extends DurableObject<Env> {
       ws.send(JSON.stringify({ type: "error", code: "unavailable", detail: "this user's state cannot be opened" }));
       return;
     }
-    const { stores, hub, pipeline } = this.#parts;
-    const message = parseClientMessage(frame);
-    if (message.type === "error") return hub.send(ws, message);
-    const seq = decodeCursor(message.cursor, { s: "number" })?.s;
-    if (seq === undefined || seq > stores.changes.head) {
-      return hub.send(ws, {
-        type: "error",
-        code: "bad-cursor",
-        detail: "the cursor is not one this user's change log issued",
-        errors: [{ path: "cursor", message: "invalid cursor" }],
-      });
-    }
-    if (message.type === "resume") {
-      hub.send(ws, { type: "sync", ...buildSyncDocument(stores, seq, hub.connectedDevices()) });
-      return;
-    }
-    const deviceId = hub.attachment(ws)?.deviceId;
-    if (!deviceId) return;
-    await pipeline.write(
-      (now) => {
-        stores.devices.recordSynced(deviceId, seq);
-        stores.devices.markSeen(deviceId, now);
-      },
-      { cost: 0, origin: deviceId },
-    );
+    await onClientMessage(this.#parts, ws, frame);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    await this.#socketGone(ws, code);
+    if (this.#parts) await onSocketGone(this.#parts, ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
-    await this.#socketGone(ws, 1011);
-  }
-
-  /** The device was here until now; the alarm marks it offline after the offline window. */
-  async #socketGone(ws: WebSocket, code: number): Promise<void> {
-    if (!this.#parts) return;
-    const { stores, hub, pipeline } = this.#parts;
-    const deviceId = hub.closed(ws, code);
-    if (deviceId && stores.userId) {
-      await pipeline.write((now) => stores.devices.markSeen(deviceId, now), { cost: 0, origin: deviceId });
-    }
+    if (this.#parts) await onSocketGone(this.#parts, ws, 1011);
   }
 
   override async alarm(): Promise<void> {
@@ -211,10 +165,11 @@ export class UserState extends DurableObject<Env> {
     return this.#parts as UserParts;
   }
 
-  /** The parts, for calls that act as the user: the object must know whose it is. */
-  #userParts(): UserParts {
+  /** The parts, for calls that act as the user: the object must know whose it is, and it must not be erased. */
+  #userParts(evenErased = false): UserParts {
     const parts = this.#ready();
     if (!parts.stores.userId) throw new Error("user state without a name: address it with idFromName(user id)");
+    if (parts.stores.profile.erased && !evenErased) throw profileDeleted();
     return parts;
   }
 
@@ -230,17 +185,12 @@ export class UserState extends DurableObject<Env> {
     if (this.ctx.id.name && saved !== this.ctx.id.name) {
       sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('user_id', ?)", this.ctx.id.name);
     }
-    const stores = new UserStores(sql, userId, this.#config);
+    const { storage } = this.ctx;
+    const config = this.#config;
+    const stores = new UserStores(sql, userId, config);
     const hub = new SocketHub(this.ctx);
-    const alarms = new AlarmPlan({
-      storage: this.ctx.storage,
-      stores,
-      hub,
-      config: this.#config,
-      queue: () => this.env.EVENTS,
-    });
-    const pipeline = new WritePipeline({ storage: this.ctx.storage, stores, hub, alarms, config: this.#config });
-    const reads = new ReadBudget();
-    return { storage: this.ctx.storage, reads, stores, hub, alarms, pipeline, config: this.#config };
+    const alarms = new AlarmPlan({ storage, stores, hub, config, queue: () => this.env.EVENTS });
+    const pipeline = new WritePipeline({ storage, stores, hub, alarms, config });
+    return { storage, reads: new ReadBudget(), stores, hub, alarms, pipeline, config };
   }
 }

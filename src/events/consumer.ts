@@ -1,9 +1,10 @@
 import type { Config } from "../config";
-import { decodeEvent, type TypedEnvelope } from "../contracts/events";
-import { inTransaction, withDatabase } from "../db/client";
+import { type Decoded, decodeEvent, type TypedEnvelope } from "../contracts/events";
+import { inTransaction, type Queryable, withDatabase } from "../db/client";
 import { type DeadLetterRecord, insertDeadLetters } from "../db/dead-letters";
 import { upsertAssignments } from "../db/experiments";
 import { clearHistory, upsertProgress } from "../db/history";
+import { erasedAmong, eraseUserRows } from "../db/profiles";
 import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
 
@@ -33,12 +34,8 @@ export async function applyEventBatch(
   keepAllReason: string | null = null,
 ): Promise<ConsumerReport> {
   const report: ConsumerReport = { applied: 0, skipped: 0, deadLettered: 0, historyRows: 0, syncRows: 0 };
-  const syncMirror = new SyncMirror();
-  const latest = new Map<string, Progress>();
-  const clears = new Map<string, Cleared>();
-  const exposures = new Map<string, Exposed>();
+  const events: AppliedEvent[] = [];
   const dead: DeadLetterRecord[] = [];
-  const personalization = new PersonalizationWork();
 
   for (const message of messages) {
     const decoded = decodeEvent(message.body);
@@ -58,39 +55,76 @@ export async function applyEventBatch(
       report.skipped++;
       continue;
     }
-    report.applied++;
-    const event = decoded.event;
-    personalization.note(event);
-    if (event.type === "progress-changed") {
-      const key = `${event.user_id}\u0000${event.data.content_id}`;
-      const seen = latest.get(key);
-      if (!seen || seen.hlc < event.hlc) latest.set(key, event);
-    } else if (event.type === "history-cleared") {
-      const seen = clears.get(event.user_id);
-      if (!seen || seen.hlc < event.hlc) clears.set(event.user_id, event);
-    } else if (event.type === "watchlist-changed" || event.type === "device-changed") {
-      syncMirror.add(event);
-    } else if (event.type === "experiment-exposure") {
-      const key = `${event.user_id}\u0000${event.data.experiment_id}`;
-      const seen = exposures.get(key);
-      if (!seen || seen.hlc < event.hlc) exposures.set(key, event);
-    }
+    events.push(decoded.event);
   }
 
-  if (
-    latest.size === 0 &&
-    clears.size === 0 &&
-    syncMirror.size === 0 &&
-    exposures.size === 0 &&
-    dead.length === 0 &&
-    personalization.size === 0
-  )
-    return report;
+  const erasing = new Set(events.filter((e) => e.type === "profile-deleted").map((e) => e.user_id));
+  const probe = new BatchWork();
+  for (const event of events) probe.note(event);
+  // Most events (session-created, position-updated) write nothing: such a batch needs no database.
+  if (probe.size === 0 && erasing.size === 0) {
+    report.applied += events.length;
+    if (dead.length === 0) return report;
+  }
   await inTransaction(config, async (tx) => {
     if (dead.length > 0) {
       await insertDeadLetters(tx, dead);
       report.deadLettered = dead.length;
     }
+    if (probe.size === 0 && erasing.size === 0) return;
+    // A deleted profile's events are dropped, whenever they arrive: nothing of it comes back.
+    const erased = await erasedAmong(tx, [...new Set(events.map((e) => e.user_id))]);
+    const batch = new BatchWork();
+    for (const event of events) {
+      if (erasing.has(event.user_id) || erased.has(event.user_id)) {
+        if (event.type === "profile-deleted") report.applied++;
+        else report.skipped++;
+        continue;
+      }
+      report.applied++;
+      batch.note(event);
+    }
+    await batch.apply(tx, config, report);
+    // Last: whatever this batch wrote for a deleted profile goes with the rest.
+    for (const userId of erasing) await eraseUserRows(tx, userId);
+  });
+  return report;
+}
+
+type AppliedEvent = Extract<Decoded, { kind: "event" }>["event"];
+
+/** One batch's events, coalesced: the latest progress per (user, content), the latest clear per user, … */
+class BatchWork {
+  private readonly syncMirror = new SyncMirror();
+  private readonly latest = new Map<string, Progress>();
+  private readonly clears = new Map<string, Cleared>();
+  private readonly exposures = new Map<string, Exposed>();
+  private readonly personalization = new PersonalizationWork();
+
+  note(event: AppliedEvent): void {
+    this.personalization.note(event);
+    if (event.type === "progress-changed") {
+      const key = `${event.user_id}\u0000${event.data.content_id}`;
+      const seen = this.latest.get(key);
+      if (!seen || seen.hlc < event.hlc) this.latest.set(key, event);
+    } else if (event.type === "history-cleared") {
+      const seen = this.clears.get(event.user_id);
+      if (!seen || seen.hlc < event.hlc) this.clears.set(event.user_id, event);
+    } else if (event.type === "watchlist-changed" || event.type === "device-changed") {
+      this.syncMirror.add(event);
+    } else if (event.type === "experiment-exposure") {
+      const key = `${event.user_id}\u0000${event.data.experiment_id}`;
+      const seen = this.exposures.get(key);
+      if (!seen || seen.hlc < event.hlc) this.exposures.set(key, event);
+    }
+  }
+
+  get size(): number {
+    return this.latest.size + this.clears.size + this.syncMirror.size + this.exposures.size + this.personalization.size;
+  }
+
+  async apply(tx: Queryable, config: Config, report: ConsumerReport): Promise<void> {
+    const { latest, clears, syncMirror, exposures, personalization } = this;
     if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()].map(progressRecord));
     // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
     for (const event of clears.values()) await clearHistory(tx, event.user_id, event.data.before_hlc);
@@ -111,8 +145,7 @@ export async function applyEventBatch(
     }
     // Profiles are rebuilt from the history as this transaction leaves it.
     await personalization.apply(tx, { halfLifeDays: config.PROFILE_HALF_LIFE_DAYS });
-  });
-  return report;
+  }
 }
 
 const progressRecord = (e: Progress) => ({

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ownerSubject, revokeAccountFamilies } from "../accounts/households";
 import { limitAuthAttempts } from "../accounts/rate-limits";
 import {
   issueTokens,
@@ -38,7 +39,7 @@ const tokenPairSchema = z
     refresh_token: z.string().openapi({ description: "opaque; single use: each refresh returns a new one" }),
     refresh_expires_in: z.number().int(),
     family_id: z.string(),
-    user_id: z.string(),
+    user_id: z.string().openapi({ description: "the profile these tokens sign in" }),
   })
   .openapi("TokenPair");
 
@@ -46,7 +47,10 @@ const registeredSchema = z.object({ email: z.string(), detail: z.string() }).ope
 
 const meSchema = z
   .object({
-    user_id: z.string(),
+    user_id: z.string().openapi({ description: "the profile signed in: the user every per-user endpoint serves" }),
+    account_id: z.string().openapi({ description: "the account (household) the profile belongs to" }),
+    is_owner: z.boolean().openapi({ description: "whether this is the account's owner profile" }),
+    maturity_limit: z.string().nullable().openapi({ description: "the profile's maturity limit; null: none" }),
     role: z.enum(["user", "admin"]),
     family_id: z.string().nullable(),
     email: z.string().nullable().openapi({ description: "null for a token from an outside identity provider" }),
@@ -80,6 +84,8 @@ async function admitAttempt(c: AppContext, email: string): Promise<string> {
 }
 
 const clientAddress = (c: AppContext) => c.req.header("cf-connecting-ip");
+
+export { tokenPairSchema };
 
 export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*", "/me"], requireUser)
   .openapi(
@@ -126,7 +132,8 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
         const user = await userByEmail(db, address);
         const ok = await verifyPasswordOrDummy(body.password, user?.passwordHash ?? null);
         if (!user || !ok) throw new HttpProblem(401, "invalid-credentials", "the email or the password is not correct");
-        return issueTokens(config, db, user);
+        // Signing in with the password is the owner: other profiles are picked with /profiles/{id}/select.
+        return issueTokens(config, db, await ownerSubject(db, user, address));
       });
       return c.json(pair, 200);
     },
@@ -151,12 +158,39 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
     },
   )
   .openapi(
-    userRoute("Accounts", "post", "/auth/logout", "Sign out: revoke this token's family", {
-      description: "The access and refresh tokens of this sign-in are refused from the next request on.",
-      responses: { 204: { description: "Signed out" } },
-    }),
+    userRoute(
+      "Accounts",
+      "post",
+      "/auth/logout",
+      "Sign out: revoke this token's family, or every family of the account",
+      {
+        description:
+          "The access and refresh tokens of this sign-in are refused from the next request on. With " +
+          "`everywhere=true` (the account's owner only), every family of the account is revoked: every " +
+          "profile is signed out on every device, TVs included.",
+        request: {
+          query: z.object({
+            everywhere: z
+              .enum(["true", "false"])
+              .optional()
+              .openapi({ description: "sign every profile of the account out everywhere (owner only)" }),
+          }),
+        },
+        responses: {
+          204: { description: "Signed out" },
+          403: problem("Only the account's owner signs everyone out"),
+        },
+      },
+    ),
     async (c) => {
       const caller = c.var.caller;
+      if (c.req.valid("query").everywhere === "true") {
+        if (caller.sub !== caller.account) {
+          throw new HttpProblem(403, "owner-only", "only the account's owner profile signs everyone out");
+        }
+        await withPostgres(c, "accounts", (db) => revokeAccountFamilies(c.env, db, caller.account, "logout"));
+        return c.body(null, 204);
+      }
       if (!caller.fid) {
         throw new HttpProblem(
           400,
@@ -173,7 +207,8 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
     userRoute("Accounts", "post", "/auth/revoke-family/{family_id}", "Revoke a token family (its owner or an admin)", {
       description:
         "Every access and refresh token of the family is refused from the next request on, on every endpoint. " +
-        "Another user's family answers 404, as an unknown one does.",
+        "A profile revokes its own families; the account's owner also those of the account's other profiles " +
+        "(a TV signed in as a child, say). Anyone else's family answers 404, as an unknown one does.",
       request: { params: familyParams },
       responses: { 204: { description: "Revoked" } },
     }),
@@ -183,9 +218,11 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
       await withPostgres(c, "accounts", async (db) => {
         const family = await familyById(db, family_id);
         const isAdmin = caller.role === "admin";
-        if (!family || (family.userId !== caller.sub && !isAdmin))
+        const isAccountOwner = caller.sub === caller.account && family?.accountId === caller.account;
+        if (!family || (family.userId !== caller.sub && !isAccountOwner && !isAdmin))
           throw new HttpProblem(404, "not-found", "no such token family");
-        const reason: RevocationReason = family.userId === caller.sub ? "revoked-by-owner" : "revoked-by-admin";
+        const reason: RevocationReason =
+          family.userId === caller.sub || isAccountOwner ? "revoked-by-owner" : "revoked-by-admin";
         await revokeFamily(c.env, db, family, reason);
       });
       return c.body(null, 204);
@@ -197,10 +234,13 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
     }),
     async (c) => {
       const caller = c.var.caller;
-      const account = await withPostgres(c, "accounts", (db) => userById(db, caller.sub));
+      const account = await withPostgres(c, "accounts", (db) => userById(db, caller.account));
       return c.json(
         {
           user_id: caller.sub,
+          account_id: caller.account,
+          is_owner: caller.sub === caller.account,
+          maturity_limit: caller.maturityLimit ?? null,
           role: caller.role,
           family_id: caller.fid ?? null,
           email: account?.email ?? null,

@@ -3,6 +3,7 @@ import { optionalUser } from "../auth";
 import type { AppContext } from "../env";
 import { autocomplete } from "../search/autocomplete";
 import { normalizeText } from "../search/text";
+import { callerMaturity, maturityKey } from "./maturity";
 import { errorResponses, router } from "./router";
 import { liveIndex } from "./search";
 
@@ -22,9 +23,11 @@ export function cacheableQuery(q: string): string {
   return normalizeText(q).replace(/\s+/g, " ").trimStart();
 }
 
-/** The edge cache key: per index version, so a new catalog never serves old suggestions. */
-const cacheKey = (version: string, q: string, limit: number) =>
-  new Request(`https://autocomplete.media-gateway.internal/${version}?q=${encodeURIComponent(q)}&limit=${limit}`);
+/** The edge cache key: per index version (a new catalog never serves old suggestions) and per maturity limit. */
+const cacheKey = (version: string, q: string, limit: number, maturity: string) =>
+  new Request(
+    `https://autocomplete.media-gateway.internal/${version}?q=${encodeURIComponent(q)}&limit=${limit}&m=${maturity}`,
+  );
 
 function later(c: AppContext, work: Promise<unknown>) {
   try {
@@ -47,6 +50,7 @@ export const autocompleteRoutes = base.openapi(
     description:
       "Matches the start of any word of a title, tolerates typos after the first two letters, most popular first. " +
       "An empty q returns the most popular titles. Answers are cached at the edge for a short time (x-cache). " +
+      "A profile with a maturity limit is suggested only what the limit allows. " +
       "The bearer token is optional here.",
     request: {
       query: z.object({
@@ -64,17 +68,20 @@ export const autocompleteRoutes = base.openapi(
     const index = await liveIndex(c);
     const query = cacheableQuery(q);
     const ttl = c.var.config.AUTOCOMPLETE_CACHE_SECONDS;
-    const key = cacheKey(index.version, query, limit);
+    const maturity = callerMaturity(c);
+    const key = cacheKey(index.version, query, limit, maturityKey(maturity));
     const cache = ttl > 0 ? caches.default : null;
     const cached = cache ? await cache.match(key) : undefined;
-    c.header("cache-control", `public, max-age=${ttl}`);
+    // A limited profile's answer is its own: no shared cache may hand it to anyone else, or theirs to it.
+    c.header("cache-control", `${maturity ? "private" : "public"}, max-age=${ttl}`);
+    if (c.var.caller) c.header("vary", "authorization");
     c.header("x-search-version", index.version);
     if (cached) {
       c.header("x-cache", "HIT");
       return c.json((await cached.json()) as AutocompleteBody, 200);
     }
     const body: AutocompleteBody = {
-      suggestions: autocomplete(index, query, limit).map((s) => {
+      suggestions: autocomplete(index, query, limit, maturity).map((s) => {
         const doc = index.document(s.doc);
         return { text: doc.title, score: Math.round(s.score * 10_000) / 10_000, type: doc.kind, content_id: doc.id };
       }),

@@ -1,18 +1,20 @@
 import { z } from "@hono/zod-openapi";
+import { optionalUser } from "../auth";
 import { notFound } from "../contracts/problems";
 import { type ContentRow, contentById, listContent, listEpisodes } from "../db/content";
 import { encodeCursor } from "../domain/cursor";
-import { anonymousReads } from "../read-limits";
+import { callerMaturity, maturityFilter, requireViewableRow } from "./maturity";
 import {
   cursorQuery,
+  guardedRouter,
   ID_PATTERN,
   json,
   limitQuery,
   pageCursor,
   pageOf,
+  problem,
   publicRoute,
   resourceId,
-  router,
   withPostgres,
 } from "./router";
 
@@ -62,26 +64,35 @@ export function publicContent(row: ContentRow): z.infer<typeof contentItemSchema
   };
 }
 
-const base = router();
-// Public: every read here counts against the client address's read budget.
-base.use("/content", anonymousReads);
-base.use("/content/*", anonymousReads);
+const limited =
+  "The bearer token is optional: a profile with a maturity limit gets only what its limit allows " +
+  "(an invalid token is a 401). Anonymous reads count against the client address's read budget.";
 
-export const contentRoutes = base
+// optionalUser charges every read: a signed-in caller's to their budget, an anonymous one's to the address.
+export const contentRoutes = guardedRouter(["/content", "/content/*"], optionalUser)
   .openapi(
     publicRoute("Catalog", "get", "/content/{id}", "One catalog item", {
+      description: `${limited} An item above the limit is 403 \`maturity-restricted\`.`,
+      security: [{ bearer: [] }, {}],
       request: { params: z.object({ id: resourceId("id") }) },
-      responses: { 200: { description: "The item", content: json(contentItemSchema) } },
+      responses: {
+        200: { description: "The item", content: json(contentItemSchema) },
+        403: problem("Above the caller's maturity limit"),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const row = await withPostgres(c, "catalog", (db) => contentById(db, id));
       if (!row) throw notFound("content");
+      await requireViewableRow(c, row);
+      if (c.var.caller) c.header("vary", "authorization");
       return c.json(publicContent(row), 200);
     },
   )
   .openapi(
     publicRoute("Catalog", "get", "/content", "The catalog, most popular first; or one series' episodes in order", {
+      description: `${limited} Items above the limit are left out of every page.`,
+      security: [{ bearer: [] }, {}],
       request: {
         query: z.object({
           kind: z.enum(KINDS).optional(),
@@ -98,6 +109,8 @@ export const contentRoutes = base
     }),
     async (c) => {
       const { kind, series_id, limit, cursor } = c.req.valid("query");
+      const maturity = maturityFilter(callerMaturity(c));
+      if (c.var.caller) c.header("vary", "authorization");
       if (series_id !== undefined) {
         const after = pageCursor(cursor, { s: "number", e: "number", i: "string" });
         const rows = await withPostgres(c, "catalog", (db) =>
@@ -105,6 +118,7 @@ export const contentRoutes = base
             seriesId: series_id,
             limit: limit + 1,
             after: after && { season: after.s, episode: after.e, id: after.i },
+            maturity,
           }),
         );
         const page = rows.slice(0, limit);
@@ -117,7 +131,7 @@ export const contentRoutes = base
       }
       const after = pageCursor(cursor, { v: "number", i: "string" });
       const rows = await withPostgres(c, "catalog", (db) =>
-        listContent(db, { kind, limit: limit + 1, after: after && { votes: after.v, id: after.i } }),
+        listContent(db, { kind, limit: limit + 1, after: after && { votes: after.v, id: after.i }, maturity }),
       );
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];

@@ -4,6 +4,8 @@ import { unwrap } from "../contracts/outcomes";
 import { notFound } from "../contracts/problems";
 import { progressItemSchema } from "../contracts/sync";
 import { encodeCursor } from "../domain/cursor";
+import type { AppContext } from "../env";
+import { requireViewable, viewableIds } from "./maturity";
 import {
   cursorQuery,
   guardedRouter,
@@ -27,6 +29,16 @@ const publicItem = ({ hlc: _hlc, ...item }: Item) => item;
 
 const afterCursor = (cursor: string | undefined) => pageCursor(cursor, { t: "number", c: "string" });
 
+/** A page as the caller may see it: items above a profile's maturity limit are left out (the page may be shorter). */
+async function viewablePage(c: AppContext, page: { items: Item[]; next_cursor: { t: number; c: string } | null }) {
+  const viewable = await viewableIds(
+    c,
+    page.items.map((item) => item.content_id),
+  );
+  const items = viewable ? page.items.filter((item) => viewable.has(item.content_id)) : page.items;
+  return { items: items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) };
+}
+
 const base = guardedRouter(["/resume/*", "/continue-watching", "/history", "/history/*"], requireUserState);
 
 export const historyRoutes = base
@@ -37,6 +49,7 @@ export const historyRoutes = base
     }),
     async (c) => {
       const { content_id } = c.req.valid("param");
+      await requireViewable(c, content_id);
       const item = await userState(c).resume(content_id);
       if (item) return c.json(publicItem(item), 200);
       return c.json(
@@ -67,10 +80,7 @@ export const historyRoutes = base
         limit,
         after: afterCursor(cursor),
       });
-      return c.json(
-        { items: page.items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) },
-        200,
-      );
+      return c.json(await viewablePage(c, page), 200);
     },
   )
   .openapi(
@@ -87,10 +97,7 @@ export const historyRoutes = base
     async (c) => {
       const { status, limit, cursor } = c.req.valid("query");
       const page = await userState(c).history({ status, limit, after: afterCursor(cursor) });
-      return c.json(
-        { items: page.items.map(publicItem), next_cursor: page.next_cursor && encodeCursor(page.next_cursor) },
-        200,
-      );
+      return c.json(await viewablePage(c, page), 200);
     },
   )
   .openapi(

@@ -4,10 +4,12 @@ import { withDatabase } from "../db/client";
 import { catalogFeatures, loadPersonalization } from "../db/personalization";
 import type { ContentKind } from "../domain/catalog";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
-import type { FeatureSpace } from "../domain/features";
+import type { FeatureSpace, ItemVector } from "../domain/features";
+import { allowsLevel } from "../domain/maturity";
 import { type Recommendation, recommend, Scorer, scoreContent } from "../domain/recommend";
 import type { AppContext } from "../env";
 import { readOperation } from "../read-limits";
+import { callerMaturity } from "./maturity";
 import {
   badCursor,
   cursorQuery,
@@ -164,9 +166,11 @@ async function recommendationsFor(
   const offset = offsetOf(request.cursor);
   const limit = Math.min(request.limit, MAX_RECOMMENDATIONS - offset);
   const { space, user, scorer, meta } = await personalizationOf(c, { withRecentHistory: true });
+  const maturity = callerMaturity(c);
   const page = recommend(space as FeatureSpace, scorer, {
     seen: user.seen,
     exclude: new Set(request.exclude ?? []),
+    ...(maturity ? { allow: (item: ItemVector) => allowsLevel(maturity, item.maturity) } : {}),
     ...(request.genres ? { genres: request.genres } : {}),
     ...(request.kinds ? { kinds: request.kinds } : {}),
     offset,
@@ -187,7 +191,8 @@ const base = guardedRouter(["/recommendations", "/personalization/*"], readOpera
 const listDescription =
   "Catalog items scored by the caller's preference profile, adapter and popularity, best first. " +
   "Anything in the caller's history is left out; a page never holds one series twice or more than " +
-  "RECOMMEND_MAX_PER_GENRE items of one genre in any ten. A user with no history gets popular items.";
+  "RECOMMEND_MAX_PER_GENRE items of one genre in any ten. A user with no history gets popular items. A " +
+  "profile with a maturity limit is recommended only what the limit allows.";
 
 export const recommendationRoutes = base
   .openapi(
@@ -252,6 +257,10 @@ export const recommendationRoutes = base
       const { content_ids } = c.req.valid("json");
       const { space, scorer, meta } = await personalizationOf(c, { withRecentHistory: false });
       const { scores, unknown } = scoreContent(space, scorer, content_ids);
-      return c.json({ scores: scores.map(present), unknown_ids: unknown, ...meta }, 200);
+      // What a profile's limit does not allow is, to that profile, not in the catalog.
+      const limit = callerMaturity(c);
+      const shown = limit ? scores.filter((s) => allowsLevel(limit, s.item.maturity)) : scores;
+      const hidden = scores.filter((s) => !shown.includes(s)).map((s) => s.item.id);
+      return c.json({ scores: shown.map(present), unknown_ids: [...unknown, ...hidden], ...meta }, 200);
     },
   );

@@ -13,6 +13,7 @@ import type { SearchIndex } from "../search/search-index";
 import { currentSearchIndex, SearchUnavailableError, searchIndexVersion } from "../search/store";
 import { MAX_QUERY_TERMS } from "../search/terms";
 import { tokenize } from "../search/text";
+import { callerMaturity, maturityKey } from "./maturity";
 import { cursorQuery, errorResponses, json, router } from "./router";
 
 export const MAX_QUERY_LENGTH = 512;
@@ -117,8 +118,14 @@ async function runSearch(c: AppContext, params: SearchParams) {
     yearMin: params.year_min,
     yearMax: params.year_max,
     ratingMin: params.rating_min,
+    // A limited profile finds, counts and facets only what its limit allows.
+    maturity: callerMaturity(c),
   };
-  const fingerprint = queryFingerprint({ words: tokenize(q).slice(0, MAX_QUERY_TERMS), ...filters });
+  const fingerprint = queryFingerprint({
+    words: tokenize(q).slice(0, MAX_QUERY_TERMS),
+    ...filters,
+    maturity: maturityKey(filters.maturity),
+  });
   const who = callerTag(caller?.sub);
 
   let index: SearchIndex;
@@ -165,7 +172,8 @@ async function runSearch(c: AppContext, params: SearchParams) {
 
 const description =
   "Typo-tolerant full-text search over the catalog with facets over the whole match set. " +
-  "A valid token personalizes the ranking by the caller's genres; an invalid token is a 401. " +
+  "A valid token personalizes the ranking by the caller's genres; an invalid token is a 401. A profile with a " +
+  "maturity limit finds only what the limit allows: results, `total` and `facets` all leave the rest out. " +
   "Page with `page`/`page_size`, or pass `next_cursor` back as `cursor` with the same query and filters. " +
   "The bearer token is optional here.";
 

@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { requireUserState } from "../auth";
 import { unwrap } from "../contracts/outcomes";
 import { HttpProblem, notFound } from "../contracts/problems";
-import { errorResponses, guardedRouter, json, removedOr404, resourceId, userRoute, userState } from "./router";
+import { requireViewable } from "./maturity";
+import { errorResponses, guardedRouter, json, problem, removedOr404, resourceId, userRoute, userState } from "./router";
 
 const playbackState = z.enum(["playing", "paused", "stopped"]);
 const seconds = z.number().finite().min(0).max(10_000_000);
@@ -49,17 +50,21 @@ const sessionParams = z.object({
 export const sessionRoutes = guardedRouter(["/sessions", "/sessions/*"], requireUserState)
   .openapi(
     userRoute("Playback", "post", "/sessions", "Start a playback session", {
-      description: "Returns the session and where to resume, by the resume rules.",
+      description:
+        "Returns the session and where to resume, by the resume rules. A profile with a maturity limit cannot " +
+        "start content above it: 403 `maturity-restricted`.",
       request: { body: { content: json(createBody), required: true } },
       responses: {
         201: {
           description: "Created",
           content: json(sessionSchema.extend({ resume_position_seconds: z.number().nullable() })),
         },
+        403: problem("Above the profile's maturity limit"),
       },
     }),
     async (c) => {
       const body = c.req.valid("json");
+      await requireViewable(c, body.content_id);
       const { session, resume_position_seconds } = unwrap(await userState(c).createSession(body));
       return c.json({ ...session, resume_position_seconds }, 201);
     },

@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { HLC_PATTERN, parseHlc } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
 import type { AppContext } from "../env";
+import { viewableIds } from "./maturity";
 import {
   badCursor,
   cursorQuery,
@@ -201,7 +202,13 @@ export const syncRoutes = guardedRouter(
         limit,
         after: pageCursor(cursor, { h: "string", c: "string" }),
       });
-      return c.json({ items: result.items, next_cursor: result.next && encodeCursor(result.next) }, 200);
+      // Items above a profile's maturity limit are kept, not listed (the page may be shorter).
+      const viewable = await viewableIds(
+        c,
+        result.items.map((item) => item.content_id),
+      );
+      const items = viewable ? result.items.filter((item) => viewable.has(item.content_id)) : result.items;
+      return c.json({ items, next_cursor: result.next && encodeCursor(result.next) }, 200);
     },
   )
   .openapi(

@@ -25,6 +25,8 @@ export interface QueryIdentity {
   yearMin?: number;
   yearMax?: number;
   ratingMin?: number;
+  /** The caller's maturity limit, e.g. "3" or "3u" (unrated allowed); "" for none. */
+  maturity?: string;
 }
 
 /** Equal for requests that select and rank the same results, whatever their page. */
@@ -39,6 +41,8 @@ export function queryFingerprint(q: QueryIdentity): string {
       q.yearMin ?? null,
       q.yearMax ?? null,
       q.ratingMin ?? null,
+      // Appended only when set, so a cursor issued before limits existed still matches.
+      ...(q.maturity ? [q.maturity] : []),
     ]),
   );
 }

@@ -3,6 +3,7 @@
  * the whole match set, rank, and cut one page. Pure and synchronous.
  */
 import type { ContentKind } from "../domain/catalog";
+import { levelTable, type MaturityLimit } from "../domain/maturity";
 import { type GenreAffinity, score, topK, WEIGHTS } from "./ranking";
 import { KINDS, NO_RATING, NO_YEAR, type SearchIndex } from "./search-index";
 import { isCommonWord, type QueryTerm, resolveQuery } from "./terms";
@@ -14,6 +15,8 @@ export interface SearchFilters {
   yearMin?: number;
   yearMax?: number;
   ratingMin?: number;
+  /** The caller's maturity limit: what it does not allow is not found, counted or faceted. */
+  maturity?: MaturityLimit | null;
 }
 
 export interface SearchRequest {
@@ -212,8 +215,18 @@ function documentFilter(index: SearchIndex, filters: SearchFilters | undefined):
     const min = Math.round(ratingMin * 100);
     checks.push((doc) => data.ratings[doc] !== NO_RATING && data.ratings[doc]! >= min);
   }
+  if (filters.maturity) {
+    // One table read per document: the limit costs what a kind filter costs.
+    const allowed = levelTable(filters.maturity);
+    const levels = data.maturity;
+    checks.push((doc) => allowed[levels[doc]!] === 1);
+  }
   if (checks.length === 0) return null;
   if (checks.length === 1) return checks[0]!;
+  if (checks.length === 2) {
+    const [first, second] = checks as [(doc: number) => boolean, (doc: number) => boolean];
+    return (doc) => first(doc) && second(doc);
+  }
   return (doc) => checks.every((check) => check(doc));
 }
 

@@ -4,6 +4,7 @@
  * and every "popular first" walk is a walk in document order.
  */
 import type { CatalogItem, ContentKind } from "../domain/catalog";
+import { effectiveRating, maturityLevel, UNRATED_LEVEL } from "../domain/maturity";
 import { aliasWords, tokenize } from "./text";
 import { commonPrefixLengths } from "./typo";
 
@@ -20,6 +21,8 @@ export interface IndexData {
   years: Uint16Array;
   /** rating × 100, NO_RATING when unknown. */
   ratings: Uint16Array;
+  /** Maturity level (src/domain/maturity.ts), UNRATED_LEVEL when unrated; an episode without one has its series'. */
+  maturity: Uint8Array;
   votes: Uint32Array;
   /** Plays from watch history (distinct users) when the index was built. */
   plays: Uint32Array;
@@ -139,6 +142,10 @@ export function buildIndexData(items: readonly CatalogItem[], options: BuildOpti
     postingPositions.set(entry.positions, postingOffsets[t] as number);
   });
 
+  const seriesRatings = new Map(items.filter((i) => i.kind === "series").map((i) => [i.id, i.maturity_rating]));
+  const levelOf = (d: CatalogItem) =>
+    maturityLevel(effectiveRating(d.maturity_rating, d.series_id ? seriesRatings.get(d.series_id) : null)) ??
+    UNRATED_LEVEL;
   const genres = dictionary(docs.map((d) => d.genres));
   const platforms = dictionary(docs.map((d) => d.platforms));
   const corrections: Record<string, string> = {};
@@ -157,6 +164,7 @@ export function buildIndexData(items: readonly CatalogItem[], options: BuildOpti
         ? NO_RATING
         : Math.max(0, Math.min(65534, Math.round(d.rating * 100))),
     ),
+    maturity: column(Uint8Array, docs, levelOf),
     votes: column(Uint32Array, docs, (d) => Math.max(0, Math.min(0xffffffff, Math.floor(d.votes)))),
     plays: column(Uint32Array, docs, (d) => playsOf(d.id)),
     tokenCounts,
@@ -197,6 +205,7 @@ export class SearchIndex {
   readonly code: Uint8Array;
   private generation = 0;
   private buffers: QueryBuffers | null = null;
+  private byId: Map<string, number> | null = null;
 
   constructor(
     readonly data: IndexData,
@@ -243,6 +252,22 @@ export class SearchIndex {
       };
     }
     return this.buffers;
+  }
+
+  /** The document of a content id (undefined when the index does not hold it); the map is built on first use. */
+  docOf(id: string): number | undefined {
+    if (!this.byId) {
+      const ids = this.data.ids;
+      this.byId = new Map();
+      for (let d = 0; d < ids.length; d++) this.byId.set(ids[d]!, d);
+    }
+    return this.byId.get(id);
+  }
+
+  /** A document's maturity level, null when unrated. */
+  maturityLevel(doc: number): number | null {
+    const level = this.data.maturity[doc]!;
+    return level === UNRATED_LEVEL ? null : level;
   }
 
   documentFrequency(term: number): number {

@@ -5,12 +5,14 @@
 import type { IndexData } from "./search-index";
 
 const MAGIC = "MGSEARCH";
-const FORMAT = 1;
+/** 2 added the maturity column; a snapshot of format 1 is rebuilt from the catalog. */
+const FORMAT = 2;
 
 type NumericSection =
   | "kinds"
   | "years"
   | "ratings"
+  | "maturity"
   | "votes"
   | "plays"
   | "tokenCounts"
@@ -27,6 +29,7 @@ const NUMERIC: Record<NumericSection, "u8" | "u16" | "u32"> = {
   kinds: "u8",
   years: "u16",
   ratings: "u16",
+  maturity: "u8",
   votes: "u32",
   plays: "u32",
   tokenCounts: "u8",
@@ -52,6 +55,13 @@ interface Header {
 
 export class SnapshotError extends Error {
   override name = "SnapshotError";
+  /** True for a snapshot an older release wrote: rebuild it rather than fail. */
+  constructor(
+    message: string,
+    readonly outdated = false,
+  ) {
+    super(message);
+  }
 }
 
 const align = (n: number) => (n + 7) & ~7;
@@ -118,7 +128,9 @@ export function decodeSnapshot(input: Uint8Array): IndexData {
   } catch {
     throw new SnapshotError("snapshot header is not JSON");
   }
-  if (header.format !== FORMAT) throw new SnapshotError(`snapshot format ${header.format} is not ${FORMAT}`);
+  if (header.format !== FORMAT) {
+    throw new SnapshotError(`snapshot format ${header.format} is not ${FORMAT}`, header.format < FORMAT);
+  }
   const section = (name: string) => {
     const entry = header.sections[name];
     if (!entry) throw new SnapshotError(`snapshot has no ${name}`);
@@ -146,6 +158,7 @@ export function decodeSnapshot(input: Uint8Array): IndexData {
     kinds: numeric("kinds", u8),
     years: numeric("years", u16),
     ratings: numeric("ratings", u16),
+    maturity: numeric("maturity", u8),
     votes: numeric("votes", u32),
     plays: numeric("plays", u32),
     tokenCounts: numeric("tokenCounts", u8),

@@ -8,7 +8,7 @@ import type { Config } from "../config";
 import { withDatabase } from "../db/client";
 import type { Env } from "../env";
 import { buildIndexData, type IndexData, SearchIndex } from "./search-index";
-import { decodeSnapshot, encodeSnapshot, gunzip, gzip, snapshotVersion } from "./snapshot";
+import { decodeSnapshot, encodeSnapshot, gunzip, gzip, SnapshotError, snapshotVersion } from "./snapshot";
 import { loadSearchSource } from "./source";
 
 export const CURRENT_KEY = "search:current";
@@ -63,11 +63,17 @@ function remember(index: SearchIndex) {
   isolate.checkedAt = Date.now();
 }
 
-/** Reads one snapshot version from KV; null when KV no longer holds it. */
+/** Reads one snapshot version from KV; null when KV no longer holds it, or holds it in an older format. */
 export async function loadSnapshot(env: Env, version: string): Promise<SearchIndex | null> {
   const stored = await env.SEARCH_KV.get(snapshotKey(version), "arrayBuffer");
   if (!stored) return null;
-  return new SearchIndex(decodeSnapshot(await gunzip(new Uint8Array(stored))), version);
+  try {
+    return new SearchIndex(decodeSnapshot(await gunzip(new Uint8Array(stored))), version);
+  } catch (error) {
+    // An older release's snapshot: the caller builds the current format from the catalog instead.
+    if (error instanceof SnapshotError && error.outdated) return null;
+    throw error;
+  }
 }
 
 /**

@@ -555,7 +555,10 @@ export class ResponseChecker {
     if (res.status >= 400) {
       // Over HTTP, paths outside the Worker's routes are the static assets' (wrangler.toml run_worker_first).
       if (!servedByWorker(request.path)) return null;
-      if (!res.contentType?.includes("application/problem+json")) return `${res.status} without problem+json`;
+      // The device grant's endpoints answer 400 the OAuth way (RFC 8628 §3.5): JSON with `error`.
+      const oauth = res.status === 400 && /^\/api\/v1\/auth\/device\/(code|token)\b/.test(request.path);
+      if (oauth && !res.contentType?.startsWith("application/json")) return "OAuth 400 without application/json";
+      if (!oauth && !res.contentType?.includes("application/problem+json")) return `${res.status} without problem+json`;
       if (request.method === "HEAD") return null;
       let problem: any;
       try {
@@ -564,7 +567,7 @@ export class ResponseChecker {
         return `${res.status} problem body is not JSON`;
       }
       if (problem.status !== res.status) return `problem.status ${problem.status} ≠ ${res.status}`;
-      for (const field of ["type", "title", "detail"]) {
+      for (const field of ["type", "title", "detail", ...(oauth ? ["error"] : [])]) {
         if (typeof problem[field] !== "string") return `problem without ${field}`;
       }
       if (res.status === 429 && !res.retryAfter) return "429 without Retry-After";

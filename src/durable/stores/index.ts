@@ -4,7 +4,9 @@
  * playback registers). Tables exist before this runs: the object's migrations made them.
  */
 import type { Config } from "../../config";
+import { makeEvent } from "../../contracts/events";
 import { SERVER_NODE } from "../../contracts/sync";
+import { encodeHlc } from "../../domain/hlc";
 import { AppliedOps } from "./applied-ops";
 import { ChangeLog } from "./change-log";
 import type { StoreContext } from "./context";
@@ -13,6 +15,7 @@ import { ExposureStore } from "./exposures";
 import { Meta, ServerClock } from "./meta";
 import { Outbox } from "./outbox";
 import { PlaybackStore } from "./playback";
+import { ProfileStatus } from "./profile";
 import { RevokedFamilies } from "./revocations";
 import { Watchlist } from "./watchlist";
 
@@ -27,9 +30,10 @@ export class UserStores {
   readonly ops: AppliedOps;
   readonly revokedFamilies: RevokedFamilies;
   readonly exposures: ExposureStore;
+  readonly profile: ProfileStatus;
 
   constructor(
-    sql: SqlStorage,
+    private readonly sql: SqlStorage,
     readonly userId: string,
     private readonly config: Config,
   ) {
@@ -55,6 +59,39 @@ export class UserStores {
     this.ops = new AppliedOps(sql, { watchlist: this.watchlist, playback: this.playback });
     this.revokedFamilies = new RevokedFamilies(sql);
     this.exposures = new ExposureStore(sql, context);
+    this.profile = new ProfileStatus(this.meta);
+  }
+
+  /**
+   * Deletes everything of the user's (the profile was deleted): its state, its change log and the
+   * events not sent yet, which describe state that no longer exists. One `profile-deleted` event
+   * takes the deletion to Postgres. Kept: the clock (stamps never go back), revoked families, and
+   * the mark that makes the object refuse every later token. Inside the write's transaction.
+   */
+  erase(now: number): { progress: number; watchlist: number; devices: number } | null {
+    if (this.profile.erased) return null;
+    const count = (table: string) => this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n;
+    const erased = { progress: count("progress"), watchlist: count("watchlist"), devices: count("devices") };
+    const head = this.changes.head;
+    for (const table of [
+      "sessions",
+      "progress",
+      "watchlist",
+      "devices",
+      "applied_ops",
+      "experiment_exposures",
+      "changes",
+      "outbox",
+    ]) {
+      this.sql.exec(`DELETE FROM ${table}`);
+    }
+    // Cursors stay ordered: a client that synced before the deletion gets the (empty) full state.
+    this.sql.exec("UPDATE change_log_state SET horizon = ?", head);
+    const hlc = encodeHlc(this.clock.tick());
+    const at = new Date(now);
+    this.outbox.append(makeEvent("profile-deleted", this.userId, hlc, { erased_at: at.toISOString() }, at));
+    this.profile.markErased(now);
+    return erased;
   }
 
   /** Tombstones every device has synced past (or too old to wait for), old op ids, and change rows of keys gone since. */
