@@ -30,6 +30,11 @@ function workerProject(
             READ_IP_BURST: "100000",
             // Search: isolates re-check the published index version every second in tests.
             SEARCH_VERSION_CHECK_SECONDS: "1",
+            // Recommendations: the same for the shared model; trending lists are not cached.
+            RECOMMEND_MODEL_CHECK_SECONDS: "1",
+            TRENDING_CACHE_SECONDS: "0",
+            // Catalog facts (series, episode order, credits): a new episode reaches Next Up within a second.
+            CATALOG_FACTS_CHECK_SECONDS: "1",
           },
         },
       })),

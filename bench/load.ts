@@ -10,6 +10,7 @@
  * in parallel over a bounded keep-alive pool.
  */
 import pg from "pg";
+import { developmentCatalog } from "../scripts/seed";
 import { percentile, request, table, token, withBenchStack } from "./lib";
 
 const MAX_REQUESTS = Number(process.env.LOAD_REQUESTS ?? 6000);
@@ -18,8 +19,13 @@ const USERS = Number(process.env.LOAD_USERS ?? 48);
 const DEVICES = 3;
 /** Users whose requests are in flight at once (the pool has 16 sockets). */
 const CONCURRENCY = 16;
-const CONTENTS = ["film-1", "film-2", "film-3", "film-4"];
-const WATCHLIST = ["film-10", "film-11", "film-12", "film-13", "film-14", "film-15"];
+/** Films of the seeded catalog: writes name real content (unknown content is a 404). */
+const FILMS = developmentCatalog()
+  .filter((item) => item.kind === "movie")
+  .map((item) => item.id)
+  .sort();
+const CONTENTS = FILMS.slice(0, 4);
+const WATCHLIST = FILMS.slice(10, 16);
 const QUERIES = ["matrix", "star", "love", "the", "night", "war", "mtrix", "lov"];
 
 interface User {

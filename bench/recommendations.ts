@@ -7,8 +7,11 @@
  *  2. the serving path in process over the development catalog (content profile and adapter),
  *     plus the consumer's cost of a profile rebuild and a training;
  *  3. end to end on the local stack (wrangler dev + embedded Postgres), next to a bare Durable
- *     Object round trip.
- * BENCH_PART=movielens|serving|stack runs one part.
+ *     Object round trip;
+ *  4. only with BENCH_PART=end-to-end (about ten minutes): MovieLens imported through the HTTP API,
+ *     the shared model rebuilt from Postgres, every evaluated user's recommendations asked for
+ *     over HTTP and measured against the same pipeline in process (bench/movielens-stack.ts).
+ * BENCH_PART=movielens|serving|stack|end-to-end runs one part.
  */
 
 import { developmentCatalog } from "../scripts/seed";
@@ -19,6 +22,7 @@ import { recommend, Scorer, scoreContent } from "../src/domain/recommend";
 import { DEFAULT_SIMULATION, simulatePopulation } from "../src/domain/recommend-eval";
 import { api, floorTable, interleaved, type Timing, table, timeEach, token, withBenchStack } from "./lib";
 import { movieLensBenchmark } from "./movielens-eval";
+import { movieLensEndToEnd } from "./movielens-stack";
 
 const HALF_LIFE_DAYS = 30;
 const MAX_PER_GENRE = 4;
@@ -157,6 +161,7 @@ export async function run(): Promise<void> {
   if (!part || part === "movielens") await movieLensBenchmark();
   if (!part || part === "serving") serving();
   if (!part || part === "stack") await withBenchStack({}, async (s) => stack(s.baseUrl));
+  if (part === "end-to-end") await movieLensEndToEnd();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

@@ -10,6 +10,7 @@ import { takeDevServerNoise } from "./lib";
 const here = dirname(fileURLToPath(import.meta.url));
 const suites = [
   "playback",
+  "series",
   "crdt",
   "sync-fanout",
   "search",

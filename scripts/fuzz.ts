@@ -45,7 +45,7 @@ async function fuzz(baseUrl: string): Promise<FuzzStats> {
     method: "POST",
     path: "/api/v1/sessions",
     headers: auth,
-    body: JSON.stringify({ content_id: "film-1", device_id: "tv", duration_seconds: 3600 }),
+    body: JSON.stringify({ content_id: "film-alien-1979", device_id: "tv", duration_seconds: 3600 }),
   });
   const session = JSON.parse(created.text).id as string;
   await send({
@@ -55,7 +55,11 @@ async function fuzz(baseUrl: string): Promise<FuzzStats> {
     body: JSON.stringify({ position_seconds: 1200, playback_state: "paused" }),
   });
   const doc = JSON.parse((await send({ method: "GET", path: "/openapi.json", headers: {} })).text);
-  const pool = new IdPool({ content_id: ["film-1", "film-2", "film-3"], device_id: ["tv", "phone"], id: [session] });
+  const pool = new IdPool({
+    content_id: ["film-alien-1979", "film-amadeus-1984", "film-babe-1995"],
+    device_id: ["tv", "phone"],
+    id: [session],
+  });
   const stats: FuzzStats = { cases: 0, byStatus: {}, stateChecks: 0 };
   const started = Date.now();
   const progress = setInterval(

@@ -1,12 +1,12 @@
-/** Loads the development catalog (vega-datasets films + generated series) into Postgres. */
+/** Loads the development catalog (vega-datasets films + series, generated and shaped like real ones) into Postgres. */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { upsertCatalog } from "../src/db/catalog";
 import { withNodeDatabase } from "../src/db/node";
-import { type CatalogItem, filmsFromVega, generateSeries, type VegaMovie } from "../src/domain/catalog";
+import { type CatalogItem, developmentSeries, filmsFromVega, type VegaMovie } from "../src/domain/catalog";
 
-/** Number of generated series in the development catalog. */
+/** Number of generated series in the development catalog (beside the few shaped like real ones). */
 export const SERIES_COUNT = 40;
 
 export function developmentCatalog(): CatalogItem[] {
@@ -14,7 +14,7 @@ export function developmentCatalog(): CatalogItem[] {
   const entry = createRequire(import.meta.url).resolve("vega-datasets");
   const path = join(dirname(entry), "..", "data", "movies.json");
   const movies = JSON.parse(readFileSync(path, "utf8")) as VegaMovie[];
-  return [...filmsFromVega(movies), ...generateSeries(SERIES_COUNT)];
+  return [...filmsFromVega(movies), ...developmentSeries(SERIES_COUNT)];
 }
 
 /** Idempotent: upserts every item by id. */

@@ -33,6 +33,8 @@ export interface StackOptions {
   vars?: Record<string, string>;
   /** Print wrangler's output. */
   verbose?: boolean;
+  /** Seed the development catalog (default true); a benchmark that imports its own catalog says false. */
+  seed?: boolean;
   log?: (line: string) => void;
 }
 
@@ -89,8 +91,10 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Stack
   });
   try {
     await migrateDatabase(databaseUrl);
-    const { items } = await seedCatalog(databaseUrl);
-    log(`migrated and seeded ${items} catalog items`);
+    if (options.seed ?? true) {
+      const { items } = await seedCatalog(databaseUrl);
+      log(`migrated and seeded ${items} catalog items`);
+    }
     prepareAssets();
   } catch (error) {
     await proxy.stop();

@@ -89,6 +89,10 @@ export const configSchema = z
     RECOMMEND_CATALOG_TTL_SECONDS: z.coerce.number().int().min(1).default(300),
     /** At most this many items of one genre in any ten consecutive recommendations. */
     RECOMMEND_MAX_PER_GENRE: z.coerce.number().int().min(1).max(10).default(4),
+    /** How often an isolate asks KV whether a new shared recommendation model was published. */
+    RECOMMEND_MODEL_CHECK_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+    /** How long an isolate reuses a trending list before asking Postgres again. */
+    TRENDING_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
     // Search and discovery
     /** How often an isolate asks KV whether a new search index version was published. */
     SEARCH_VERSION_CHECK_SECONDS: z.coerce.number().min(0).max(3600).default(5),
@@ -124,6 +128,9 @@ export const configSchema = z
     /** User codes an account (and, separately, a client address) may try to approve: a burst, then this many per hour. */
     DEVICE_APPROVE_BURST: z.coerce.number().int().min(1).default(10),
     DEVICE_APPROVE_PER_HOUR: z.coerce.number().min(0.01).default(20),
+    // Series and the viewing record
+    /** How often an isolate (a user's object above all) asks KV for a new version of the catalog facts. */
+    CATALOG_FACTS_CHECK_SECONDS: z.coerce.number().min(0).max(3600).default(5),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {

@@ -1,7 +1,9 @@
 import { cleanupTokens } from "./accounts/cleanup";
+import { rebuildFacts } from "./catalog/facts-store";
 import type { Config } from "./config";
 import type { Env } from "./env";
 import { purgeSyncMirror } from "./events/sync-mirror";
+import { rebuildModel } from "./recommendations/model-store";
 import { scheduledReindex } from "./search/store";
 
 /**
@@ -19,11 +21,26 @@ export async function runScheduledJobs(config: Config, env: Env, now = new Date(
     ],
     ["sync mirror purge", async () => `${await purgeSyncMirror(config, now)} removed watchlist tags`],
     [
+      // For catalog changes made outside the admin import (a seed, SQL).
+      "catalog facts",
+      async () => {
+        const facts = await rebuildFacts(env, config);
+        return `${facts.version}${facts.changed ? " (new)" : ""}, ${facts.series} series`;
+      },
+    ],
+    [
       "search reindex",
       async () => {
         const r = await scheduledReindex(env, config);
         const outcome = !r.changed ? "unchanged" : r.published ? "published" : "a newer build won";
         return `${r.version} (${outcome}, ${r.items} items), ${r.swept.length} orphaned snapshots deleted`;
+      },
+    ],
+    [
+      "recommendation model rebuild",
+      async () => {
+        const r = await rebuildModel(env, config);
+        return `${r.version} (${r.changed ? "new" : "unchanged"}): ${r.users} users, ${r.titles} titles, ${r.snapshot_bytes} bytes, built in ${r.build_ms} ms`;
       },
     ],
   ];

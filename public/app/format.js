@@ -105,3 +105,20 @@ function decodeJwtPayload(token) {
     return null;
   }
 }
+
+/** "S1E4": how a season and an episode are named on a button. */
+export function episodeCode(season, episode) {
+  return season === 0 ? `Special ${episode}` : `S${season}E${episode}`;
+}
+
+/** Why an episode is Next Up, in words. */
+export function nextUpReasonText(reason) {
+  return (
+    {
+      in_progress: "Continue where you stopped",
+      next_episode: "Next episode",
+      new_season: "New season",
+      new_episode: "New episode",
+    }[reason] ?? ""
+  );
+}

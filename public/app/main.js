@@ -1,12 +1,21 @@
-/** The web client: sign in, then search, play, resume, watchlist, devices, recommendations. */
+/** The web client: sign in, then search, play, resume, Next Up, watchlist, devices, recommendations. */
 import { ApiError, api, auth, query, signIn, signOut, whenSignedOut } from "./api.js";
 import { $, h, render, toast } from "./dom.js";
-import { formatClock, initials, posterHue, relativeTime, tokenSubject } from "./format.js";
+import {
+  episodeCode,
+  formatClock,
+  initials,
+  nextUpReasonText,
+  posterHue,
+  relativeTime,
+  tokenSubject,
+} from "./format.js";
 import { currentProfile, loadProfiles, pickProfile, renderProfileChip, setUpHousehold } from "./households.js";
 import { LiveSync } from "./live.js";
 import { createPlayer } from "./player.js";
 import { createSearch } from "./search.js";
 import { changed, detectFeatures, fillTitles, knownTitle, rememberTitle, state, subscribe } from "./state.js";
+import { episodeButtonLabel, hideCard, loadNextUp, loadRatings } from "./viewing.js";
 
 const HEARTBEAT_MS = 60_000;
 const APP_VERSION = "0.1.0";
@@ -18,8 +27,8 @@ let heartbeat = null;
 
 // ---- building blocks ----
 
-/** A title as a card: poster stand-in, name, facts, Play and watchlist buttons. */
-function titleCard(id, { layout = "card", extra = null, playLabel = "Play" } = {}) {
+/** A title as a card: poster stand-in, name, facts, Play and watchlist buttons (and any `actions`). */
+function titleCard(id, { layout = "card", extra = null, playLabel = "Play", actions = null } = {}) {
   const item = knownTitle(id);
   const facts = [
     item.year,
@@ -59,6 +68,7 @@ function titleCard(id, { layout = "card", extra = null, playLabel = "Play" } = {
           hidden(` ${item.title}`),
         ),
         state.features.watchlist ? watchlistButton(h("button", { type: "button" }), id) : null,
+        actions,
       ),
     ),
   );
@@ -119,32 +129,71 @@ function renderRow(section, { items, empty, card }) {
   );
 }
 
+/** Continue watching as the server groups it: films in progress, and a series as its Next Up episode. */
 function renderContinueWatching() {
   const section = $("#row-continue");
-  const items = [...state.progress.values()]
-    .filter((p) => p.resume_position_seconds !== null && !p.watched && !knownTitle(p.content_id).restricted)
-    .sort((a, b) => String(b.last_watched_at).localeCompare(String(a.last_watched_at)));
+  const items = state.continueWatching.filter((p) => !knownTitle(p.content_id).restricted);
   fillTitles(items.map((p) => p.content_id));
   renderRow(section, {
     items,
     empty: "Nothing in progress. Play something and stop halfway: it shows up here, on every device.",
-    card: (p) =>
-      titleCard(p.content_id, {
-        playLabel: "Resume",
+    card: (p) => {
+      const resumable = p.resume_position_seconds !== null;
+      const label = p.series_id && p.season_number != null ? episodeButtonLabel(p) : "Resume";
+      const title = knownTitle(p.content_id).title ?? p.content_id;
+      return titleCard(p.content_id, {
+        playLabel: label,
         extra: h(
           "div",
           { class: "progress-info" },
-          h("progress", {
-            max: "100",
-            value: String(Math.round(p.completion_percentage)),
-            "aria-label": `${Math.round(p.completion_percentage)} % watched`,
-          }),
+          resumable
+            ? h("progress", {
+                max: "100",
+                value: String(Math.round(p.completion_percentage)),
+                "aria-label": `${Math.round(p.completion_percentage)} % watched`,
+              })
+            : null,
           h(
             "p",
-            { class: "resume-at" },
-            `Resume from ${formatClock(p.resume_position_seconds)}`,
+            { class: resumable ? "resume-at" : "next-up-reason" },
+            resumable ? `Resume from ${formatClock(p.resume_position_seconds)}` : nextUpReasonText(p.reason),
             p.last_watched_at ? ` · ${relativeTime(p.last_watched_at)}` : "",
           ),
+        ),
+        actions: h(
+          "button",
+          {
+            type: "button",
+            class: "link-button hide-card",
+            onclick: async () => {
+              if (!(await hideCard(p.content_id, title))) return;
+              state.continueWatching = state.continueWatching.filter((c) => c !== p);
+              changed("continue");
+              inBackground(loadNextUp());
+            },
+          },
+          "Hide",
+          h("span", { class: "visually-hidden" }, ` ${title}`),
+        ),
+      });
+    },
+  });
+}
+
+/** One episode per series: the one to play now, with why. */
+function renderNextUp() {
+  const section = $("#row-next-up");
+  section.hidden = !state.features.nextUp;
+  renderRow(section, {
+    items: state.nextUp.filter((n) => !knownTitle(n.content_id).restricted),
+    empty: "Start a series: the episode to watch next waits here.",
+    card: (n) =>
+      titleCard(n.content_id, {
+        playLabel: episodeButtonLabel(n),
+        extra: h(
+          "p",
+          { class: "next-up-reason" },
+          `${n.series_title} · ${episodeCode(n.season_number, n.episode_number)} · ${nextUpReasonText(n.reason)}`,
         ),
       }),
   });
@@ -272,7 +321,8 @@ subscribe((topic) => {
     renderWatchlist();
     for (const button of document.querySelectorAll("[data-watchlist-for]")) paintWatchlistButton(button);
   }
-  if (topic === "progress" || topic === "titles") renderContinueWatching();
+  if (topic === "continue" || topic === "titles") renderContinueWatching();
+  if (topic === "next-up" || topic === "titles") renderNextUp();
   if (topic === "titles") {
     renderRecommendations();
     renderPopular();
@@ -313,8 +363,21 @@ async function loadContinueWatching() {
   if (data) {
     for (const [id, p] of state.progress) if (p.resume_position_seconds !== null) state.progress.delete(id);
     for (const p of data.items) state.progress.set(p.content_id, p);
+    state.continueWatching = data.items;
   }
   changed("progress");
+  changed("continue");
+}
+
+/** What another device did to the viewing record reloads the rows that group it (once, shortly after). */
+let viewingReload = null;
+function reloadViewingSoon() {
+  clearTimeout(viewingReload);
+  viewingReload = setTimeout(() => {
+    if (!auth.accessToken) return;
+    inBackground(loadContinueWatching());
+    inBackground(loadNextUp());
+  }, 250);
 }
 
 async function loadDevices() {
@@ -337,8 +400,17 @@ async function loadRecommendations() {
   renderPopular();
 }
 
-/** The most popular titles of the catalog: something to play in the first minute. */
+/** What is being watched this week, else the most popular titles of the catalog: something to play in the first minute. */
 async function loadPopular() {
+  if (state.features.trending) {
+    const { status, data } = await load(`/trending${query({ window: "7d", limit: 12 })}`);
+    const items = data?.items ?? [];
+    for (const item of items) rememberTitle(item);
+    if (items.length > 0) {
+      popular = { status, items: items.map((item) => ({ content_id: item.content_id })) };
+      return renderPopular();
+    }
+  }
   if (state.features.catalog) {
     const { status, data } = await load(`/content${query({ limit: 24 })}`);
     // Episodes are reached through their series.
@@ -415,6 +487,21 @@ function applyChange(doc) {
     for (const d of doc.devices.items) state.devices.set(d.device_id, d);
     for (const id of doc.devices.removed) state.devices.delete(id);
   }
+  const ratings = doc.ratings ?? { items: [], removed: [] };
+  if (doc.full) state.ratings = new Map();
+  for (const r of ratings.items) state.ratings.set(r.content_id, r.rating);
+  for (const id of ratings.removed) state.ratings.delete(id);
+  if (doc.full || ratings.items.length + ratings.removed.length > 0) changed("ratings");
+  // Progress, plays and hides change how continue watching and Next Up group the record.
+  const viewing = [doc.progress, doc.plays, doc.hidden].filter(Boolean);
+  if (doc.full || viewing.some((section) => section.items.length + section.removed.length > 0)) {
+    for (const p of doc.progress.items) {
+      const card = state.continueWatching.find((c) => c.content_id === p.content_id);
+      if (card) Object.assign(card, p);
+    }
+    changed("continue");
+    reloadViewingSoon();
+  }
   if (doc.full || doc.watchlist.items.length + doc.watchlist.removed.length > 0) changed("watchlist");
   if (doc.full || doc.progress.items.length + doc.progress.removed.length > 0) changed("progress");
   if (doc.full || doc.devices.items.length + doc.devices.removed.length > 0) changed("devices");
@@ -430,6 +517,8 @@ live.addEventListener("hello", () => {
   void loadWatchlist();
   void loadContinueWatching();
   void loadDevices();
+  inBackground(loadNextUp());
+  inBackground(loadRatings());
 });
 live.addEventListener("status", (event) => renderLiveStatus(event.detail));
 
@@ -442,6 +531,7 @@ const player = createPlayer({
   },
   onSessionEnded: () => {
     inBackground(loadContinueWatching());
+    inBackground(loadNextUp());
     // The profile learns from the ended session through the queue: ask again a little later.
     setTimeout(() => auth.accessToken && inBackground(loadRecommendations()), 3000);
   },
@@ -465,7 +555,15 @@ async function enterApp() {
     .catch(() => {});
   await registerDevice();
   try {
-    await Promise.all([loadWatchlist(), loadContinueWatching(), loadDevices(), loadRecommendations(), loadPopular()]);
+    await Promise.all([
+      loadWatchlist(),
+      loadContinueWatching(),
+      loadNextUp(),
+      loadRatings(),
+      loadDevices(),
+      loadRecommendations(),
+      loadPopular(),
+    ]);
   } catch {
     return; // the token was refused: the sign-in form is back
   }
@@ -488,6 +586,9 @@ function leaveApp(message = "") {
   state.watchlist.clear();
   state.progress.clear();
   state.devices.clear();
+  state.ratings.clear();
+  state.continueWatching = [];
+  state.nextUp = [];
   $("#app").hidden = true;
   $("#search-form").hidden = true;
   $("#account").hidden = true;

@@ -1,12 +1,14 @@
 /**
  * A player stand-in: no video, but a real playback session. It starts a session on play,
  * reports the position every few seconds and on every seek or pause, ends the session on close,
- * and offers "Resume from …" by the service's resume rules when a title is opened again.
+ * and offers "Resume from …" by the service's resume rules when a title is opened again. A series
+ * opens on its Next Up episode; when an episode ends, the next one is offered ("Play S1E4").
  */
 import { ApiError, api } from "./api.js";
 import { $, h, render, toast } from "./dom.js";
 import { formatClock, initials, posterHue, resumeLabel, spokenDuration } from "./format.js";
 import { describeTitle, knownTitle, rememberTitle, state, subscribe } from "./state.js";
+import { episodeButtonLabel, nextEpisodeOf, ratingControl } from "./viewing.js";
 
 const REPORT_EVERY_MS = 5000;
 const TICK_MS = 250;
@@ -34,9 +36,14 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     watchlist: $("#player-watchlist"),
     close: $("#player-close"),
     bar: $("#player-bar"),
+    next: $("#player-next"),
+    nextText: $("#player-next-text"),
+    nextPlay: $("#player-next-play"),
+    rating: $("#player-rating"),
+    ratingSelect: $("#player-rating-select"),
   };
 
-  let target = null; // { id, title, duration }
+  let target = null; // { id, title, duration, seriesId }
   let session = null; // the session this tab holds, once playing started
   let position = 0;
   let playing = false;
@@ -149,10 +156,7 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     if (playing && target) {
       position += ((now - lastTick) / 1000) * Number(ui.speed.value);
       if (position >= target.duration) {
-        position = target.duration;
-        playing = false;
-        report("stopped");
-        setStatus("Finished");
+        finished();
       } else if (Date.now() - lastReport >= REPORT_EVERY_MS) {
         report("playing");
       }
@@ -165,7 +169,29 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     if (!target) return;
     position = Math.max(0, Math.min(target.duration, seconds));
     showClock();
+    if (position >= target.duration && session) return finished();
     if (session) report(playing ? "playing" : "paused");
+  }
+
+  /** The end: saved as stopped; for an episode, the series' Next Up is offered. */
+  function finished() {
+    position = target.duration;
+    playing = false;
+    showClock();
+    setStatus("Finished");
+    const { seriesId } = target;
+    const mine = openToken;
+    void report("stopped").then(async () => {
+      if (mine === openToken) setStatus("Finished");
+      const next = await nextEpisodeOf(seriesId);
+      if (!next || mine !== openToken || next.content_id === target?.id) return;
+      rememberTitle({ id: next.content_id, title: next.title, kind: "episode", series_id: next.series_id });
+      ui.nextText.textContent = `Up next: ${next.title}`;
+      ui.nextPlay.textContent = episodeButtonLabel(next);
+      ui.nextPlay.dataset.contentId = next.content_id;
+      ui.next.hidden = false;
+      ui.nextPlay.focus();
+    });
   }
 
   // ---- opening and closing ----
@@ -181,6 +207,7 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     ui.offer.hidden = true;
     ui.toggle.hidden = false;
     ui.episodes.hidden = true;
+    ui.next.hidden = true;
     const known = knownTitle(contentId);
     showHeader(known);
     watchlistButton(ui.watchlist, contentId);
@@ -195,7 +222,13 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
       const episodes = await seriesEpisodes(item.id);
       if (mine !== openToken) return;
       if (episodes.length > 0) {
-        playable = episodes.find((e) => state.progress.get(e.id)?.resume_position_seconds != null) ?? episodes[0];
+        // The series opens on the episode to watch now: its Next Up, else the first.
+        const next = await nextEpisodeOf(item.id);
+        if (mine !== openToken) return;
+        playable =
+          episodes.find((e) => e.id === next?.content_id) ??
+          episodes.find((e) => state.progress.get(e.id)?.resume_position_seconds != null) ??
+          episodes[0];
         render(
           ui.episodeSelect,
           episodes.map((e) => h("option", { value: e.id, selected: e.id === playable.id }, e.title)),
@@ -218,8 +251,11 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
 
   async function load(item, mine) {
     const duration = item.runtime_minutes ? item.runtime_minutes * 60 : FALLBACK_DURATION_SECONDS;
-    target = { id: item.id, title: item.title, duration };
+    target = { id: item.id, title: item.title, duration, seriesId: item.kind === "episode" ? item.series_id : null };
     position = 0;
+    ui.next.hidden = true;
+    ui.rating.hidden = !state.features.ratings;
+    if (state.features.ratings) ratingControl(ui.ratingSelect, item.id);
     showClock();
     setStatus("Checking where you left off…");
     try {
@@ -291,8 +327,8 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
     seeking = false;
     seekTo(Number(ui.seek.value));
   });
-  ui.episodeSelect.addEventListener("change", async () => {
-    const id = ui.episodeSelect.value;
+  /** Ends this tab's session (its last position saved) and loads another title in the same dialog. */
+  async function switchTo(id) {
     const ending = session;
     playing = false;
     if (ending) {
@@ -302,7 +338,19 @@ export function createPlayer({ onSessionEnded, watchlistButton }) {
       onSessionEnded(ending.content_id);
     }
     const mine = ++openToken;
-    await load(await describeTitle(id), mine);
+    const item = await describeTitle(id);
+    if (mine !== openToken) return;
+    showHeader(item);
+    await load(item, mine);
+  }
+
+  ui.episodeSelect.addEventListener("change", () => void switchTo(ui.episodeSelect.value));
+  ui.nextPlay.addEventListener("click", async () => {
+    const id = ui.nextPlay.dataset.contentId;
+    if (!id) return;
+    if (!ui.episodes.hidden && [...ui.episodeSelect.options].some((o) => o.value === id)) ui.episodeSelect.value = id;
+    await switchTo(id);
+    await play(0);
   });
   ui.close.addEventListener("click", () => void close());
   // Escape closes the dialog: end the session the same way as the Close button.

@@ -17,11 +17,20 @@ export const state = {
   progress: new Map(),
   /** device_id → device (with is_online, last_seen). */
   devices: new Map(),
+  /** Continue watching as the server groups it: films in progress and one card per series. */
+  continueWatching: [],
+  /** Next Up: one episode per series. */
+  nextUp: [],
+  /** content_id → the user's rating, 1-10. */
+  ratings: new Map(),
 };
 
 const listeners = new Set();
 
-/** `listener(topic)` runs after each change: "watchlist", "progress", "devices", "titles", "live". */
+/**
+ * `listener(topic)` runs after each change: "watchlist", "progress", "devices", "titles", "live",
+ * "next-up", "ratings".
+ */
 export function subscribe(listener) {
   listeners.add(listener);
   return () => listeners.delete(listener);
@@ -58,11 +67,14 @@ export async function detectFeatures() {
     autocomplete: has("/api/v1/autocomplete"),
     content: has("/api/v1/content/{id}"),
     catalog: has("/api/v1/content"),
+    trending: has("/api/v1/trending"),
     watchlist: has("/api/v1/sync/watchlist"),
     devices: has("/api/v1/devices"),
     live: has("/api/v1/sync/ws"),
     recommendations: has("/api/v1/recommendations"),
     continueWatching: has("/api/v1/continue-watching"),
+    nextUp: has("/api/v1/next-up"),
+    ratings: has("/api/v1/ratings"),
   };
   return state.features;
 }

@@ -29,6 +29,30 @@ const progressData = z.object({
   last_watched_at: eventTimestamp,
   /** true when the progress was removed (unwatched, cleared). */
   deleted: z.boolean(),
+  /** The episode's series and place in it; absent or null for a film. */
+  series_id: eventText().nullable().optional(),
+  season_number: z.number().int().min(0).nullable().optional(),
+  episode_number: z.number().int().min(0).nullable().optional(),
+});
+
+/** One completed play: the item was finished (watched rule, credits, or marked watched). */
+const playData = z.object({
+  /** Names the play: the same play reported twice carries the same id. */
+  play_id: eventText(),
+  content_id: eventText(),
+  series_id: eventText().nullable(),
+  season_number: z.number().int().min(0).nullable(),
+  episode_number: z.number().int().min(0).nullable(),
+  watched_at: eventTimestamp,
+  device_id: eventText().nullable(),
+});
+
+/** A rating set or removed. */
+const ratingData = z.object({
+  content_id: eventText(),
+  /** 1-10; null when the user removed the rating. */
+  rating: z.number().int().min(1).max(10).nullable(),
+  rated_at: eventTimestamp,
 });
 
 const sessionData = z.object({
@@ -90,6 +114,8 @@ export const eventDataSchemas = {
     }),
   },
   "progress-changed": { version: 1, data: progressData },
+  "play-completed": { version: 1, data: playData },
+  "rating-changed": { version: 1, data: ratingData },
   "history-cleared": { version: 1, data: z.object({ before_hlc: z.string().regex(HLC_PATTERN) }) },
   /** A user was first shown a variant of an experiment (again only if a weight change moved them). */
   "experiment-exposure": {

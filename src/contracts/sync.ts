@@ -33,6 +33,33 @@ export interface ProgressItem {
   hlc: string | null;
 }
 
+/** One completed play: each time an item was finished. */
+export interface PlayItem {
+  play_id: string;
+  content_id: string;
+  /** The episode's series; null for a film (or content the catalog does not know as an episode). */
+  series_id: string | null;
+  watched_at: string;
+  device_id: string | null;
+}
+
+/** The user's rating of one item. */
+export interface RatingItem {
+  content_id: string;
+  rating: number;
+  rated_at: string;
+  /** The LWW stamp of the rating. */
+  hlc: string;
+}
+
+/** A card hidden from continue watching (a film's id, or a series' id for all of its episodes). */
+export interface HiddenItem {
+  content_id: string;
+  hidden_at: string;
+  /** The hide holds while this stamp is newer than the card's latest progress write. */
+  hlc: string;
+}
+
 /**
  * A free-form JSON object (device capabilities). Typed shallowly on purpose: a recursive JSON
  * type is too deep for the RPC stub types.
@@ -74,6 +101,9 @@ export interface SyncDocument {
   watchlist: SyncSection<WatchlistItem>;
   progress: SyncSection<ProgressItem>;
   devices: SyncSection<Device>;
+  ratings: SyncSection<RatingItem>;
+  hidden: SyncSection<HiddenItem>;
+  plays: SyncSection<PlayItem>;
 }
 
 export type OpStatus = "applied" | "duplicate" | "stale";
@@ -131,6 +161,38 @@ export const deviceSchema = z
   })
   .openapi("Device");
 
+export const playItemSchema = z
+  .object({
+    play_id: z.string(),
+    content_id: z.string(),
+    series_id: z.string().nullable().describe("the episode's series; null for a film"),
+    watched_at: timestamp,
+    device_id: z.string().nullable(),
+  })
+  .openapi("Play");
+
+export const ratingItemSchema = z
+  .object({
+    content_id: z.string(),
+    rating: z.number().int().min(1).max(10),
+    rated_at: timestamp,
+  })
+  .openapi("Rating");
+
+const syncRatingSchema = ratingItemSchema
+  .extend({ hlc: z.string().describe("the LWW stamp of the rating") })
+  .openapi("SyncRating");
+
+const hiddenItemSchema = z
+  .object({
+    content_id: z.string().describe("a film's id, or a series' id (every episode of it)"),
+    hidden_at: timestamp,
+    hlc: z
+      .string()
+      .describe("the hide holds while this stamp is newer than the latest progress write of the film or series"),
+  })
+  .openapi("HiddenItem");
+
 const section = <T extends z.ZodType>(item: T) =>
   z.object({
     items: z.array(item),
@@ -149,5 +211,8 @@ export const syncDocumentSchema = z
     watchlist: section(watchlistItemSchema),
     progress: section(syncProgressSchema),
     devices: section(deviceSchema),
+    ratings: section(syncRatingSchema),
+    hidden: section(hiddenItemSchema).describe("cards hidden from continue watching; `removed` lists unhidden ones"),
+    plays: section(playItemSchema).describe("completed plays; `removed` lists plays unwatched or cleared"),
   })
   .openapi("SyncDocument");

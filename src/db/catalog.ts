@@ -1,5 +1,6 @@
-import { desc, sql } from "drizzle-orm";
+import { and, desc, inArray, isNotNull, ne, or, sql } from "drizzle-orm";
 import type { CatalogItem } from "../domain/catalog";
+import type { FactSource } from "../domain/catalog-facts";
 import type { Queryable } from "./client";
 import { content, spellCorrections } from "./schema";
 
@@ -65,6 +66,24 @@ export async function catalogItems(db: Queryable): Promise<CatalogItem[]> {
   }));
 }
 
+/** What the catalog facts are built from: series, episodes, and anything with a credits marker. */
+export async function catalogFactSources(db: Queryable): Promise<FactSource[]> {
+  const rows = await db
+    .select({
+      id: content.id,
+      kind: content.kind,
+      title: content.title,
+      series_id: content.seriesId,
+      season_number: content.seasonNumber,
+      episode_number: content.episodeNumber,
+      credits_start_seconds: content.creditsStartSeconds,
+      added_at: content.addedAt,
+    })
+    .from(content)
+    .where(or(ne(content.kind, "movie"), isNotNull(content.creditsStartSeconds)));
+  return rows.map((r) => ({ ...r, added_at: r.added_at.getTime() }));
+}
+
 export interface SpellCorrection {
   misspelled: string;
   corrected: string;
@@ -92,4 +111,27 @@ export async function spellCorrectionMap(db: Queryable, limit: number): Promise<
   const corrections: Record<string, string> = {};
   for (const row of rows) corrections[row.misspelled] = row.corrected;
   return corrections;
+}
+
+/** Which of these ids are in the catalog. */
+export async function existingContentIds(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .select({ id: content.id })
+    .from(content)
+    .where(inArray(content.id, [...ids]));
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Films and series of the given years: what an imported title and year may match. */
+export async function titlesOfYears(
+  db: Queryable,
+  years: readonly number[],
+): Promise<{ id: string; title: string; year: number; votes: number }[]> {
+  if (years.length === 0) return [];
+  const rows = await db
+    .select({ id: content.id, title: content.title, year: content.year, votes: content.votes })
+    .from(content)
+    .where(and(inArray(content.year, [...years]), inArray(content.kind, ["movie", "series"])));
+  return rows.map((r) => ({ ...r, year: r.year as number }));
 }

@@ -95,6 +95,11 @@ export async function catalogFeatures(
   return refreshCatalog(config);
 }
 
+/** Reloads the catalog's vectors now (a title was added since they were read). */
+export function reloadCatalogFeatures(config: Config): Promise<FeatureSpace> {
+  return refreshCatalog(config);
+}
+
 /** Drops the isolate's catalog cache: the next request reloads it. */
 export function forgetCatalogFeatures(): void {
   catalogCache = null;
@@ -306,13 +311,21 @@ export async function loadViews(db: Queryable, userIds: readonly string[]): Prom
   const result = await run(
     db,
     sql`
-    SELECT u.user_id, w.content_id, w.completion_percentage, w.watched, w.last_watched_at,
+    SELECT u.user_id, w.content_id, w.completion_percentage, w.watched, w.last_watched_at, w.viewed, w.rating,
       c.id IS NOT NULL AS in_catalog, c.title, c.genres, c.year, c.platforms, c.maturity_rating, c.director
     FROM unnest(${sql.param([...userIds])}::text[]) AS u(user_id)
     CROSS JOIN LATERAL (
-      SELECT h.content_id, h.completion_percentage, h.watched, h.last_watched_at FROM watch_history h
+      -- What the user watched (with its rating), and what they rated without watching it.
+      SELECT h.content_id, h.completion_percentage, h.watched, h.last_watched_at, true AS viewed, r.rating
+      FROM watch_history h
+      LEFT JOIN ratings r ON r.user_id = h.user_id AND r.content_id = h.content_id
       WHERE h.user_id = u.user_id AND h.active
-      ORDER BY h.last_watched_at DESC LIMIT ${MAX_VIEWS_PER_PROFILE}
+      UNION ALL
+      SELECT r.content_id, 0, false, r.rated_at, false, r.rating FROM ratings r
+      WHERE r.user_id = u.user_id AND r.rating IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM watch_history h WHERE h.user_id = r.user_id AND h.content_id = r.content_id AND h.active
+      )
+      ORDER BY last_watched_at DESC LIMIT ${MAX_VIEWS_PER_PROFILE}
     ) w
     LEFT JOIN content c ON c.id = w.content_id
   `,
@@ -324,6 +337,8 @@ export async function loadViews(db: Queryable, userIds: readonly string[]): Prom
       completion_percentage: number;
       watched: boolean;
       last_watched_at: unknown;
+      viewed: boolean;
+      rating: number | null;
       in_catalog: boolean;
       title: string | null;
       genres: string[] | null;
@@ -338,6 +353,8 @@ export async function loadViews(db: Queryable, userIds: readonly string[]): Prom
       completion: Number(row.completion_percentage) / 100,
       watched: row.watched,
       at: toDate(row.last_watched_at).getTime(),
+      rating: row.rating === null ? null : Number(row.rating),
+      viewed: row.viewed,
       features: row.in_catalog
         ? {
             genres: row.genres ?? [],

@@ -42,6 +42,8 @@ export const watchHistory = pgTable(
     uniqueIndex("watch_history_user_content").on(t.userId, t.contentId),
     index("watch_history_user_recent").on(t.userId, t.lastWatchedAt.desc()).where(sql`${t.active}`),
     index("watch_history_content").on(t.contentId).where(sql`${t.active}`),
+    // Trending: finished views in a recent window.
+    index("watch_history_finished_recent").on(t.lastWatchedAt.desc()).where(sql`${t.active} and ${t.watched}`),
   ],
 );
 
@@ -86,6 +88,8 @@ export const content = pgTable(
     maturityRating: text("maturity_rating"),
     director: text("director"),
     creditsStartSeconds: integer("credits_start_seconds"),
+    /** When the item entered the catalog: an episode added after a viewer finished the series brings it back to Next Up. */
+    addedAt: timestamp("added_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -95,6 +99,50 @@ export const content = pgTable(
     index("content_year").on(t.year),
     // The catalog listing filtered by kind, most popular first (GET /content?kind=...).
     index("content_kind_popular").on(t.kind, t.votes.desc(), t.id),
+  ],
+);
+
+/**
+ * One row per completed play (a finish by the watched rule or the credits, or a mark as watched),
+ * mirrored from `play-completed` events; `active` turns false when the user unwatched or cleared it.
+ */
+export const plays = pgTable(
+  "plays",
+  {
+    userId: text("user_id").notNull(),
+    playId: text("play_id").notNull(),
+    contentId: text("content_id").notNull(),
+    seriesId: text("series_id"),
+    watchedAt: timestamp("watched_at", { withTimezone: true }).notNull(),
+    deviceId: text("device_id"),
+    active: boolean("active").notNull().default(true),
+    /** HLC of the play: a removal (unwatch, clear) newer than it deactivates it. */
+    hlc: text("hlc").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.playId] }),
+    index("plays_user_recent").on(t.userId, t.watchedAt.desc()).where(sql`${t.active}`),
+    index("plays_user_content").on(t.userId, t.contentId),
+    index("plays_recent").on(t.watchedAt).where(sql`${t.active}`),
+  ],
+);
+
+/** A user's rating of one item, 1-10; null once removed (the row stays as the HLC guard). */
+export const ratings = pgTable(
+  "ratings",
+  {
+    userId: text("user_id").notNull(),
+    contentId: text("content_id").notNull(),
+    rating: integer("rating"),
+    ratedAt: timestamp("rated_at", { withTimezone: true }).notNull(),
+    hlc: text("hlc").notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.contentId] }),
+    check("ratings_range", sql`${t.rating} is null or ${t.rating} between 1 and 10`),
+    index("ratings_content").on(t.contentId).where(sql`${t.rating} is not null`),
   ],
 );
 

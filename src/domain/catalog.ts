@@ -214,6 +214,144 @@ export function generateSeries(count: number, seed = 42): CatalogItem[] {
   return items;
 }
 
+/** A series as television has them: its seasons' lengths (as aired so far), specials, episode runtime. */
+interface SeriesShape {
+  title: string;
+  year: number;
+  genres: string[];
+  platforms: string[];
+  maturity: string;
+  rating: number;
+  votes: number;
+  /** Episodes per season, season 1 first; the last may be a season still airing. */
+  seasons: number[];
+  specials: number;
+  runtime: number;
+}
+
+/**
+ * Series shaped like real ones, beside the generated ones: a long-running sitcom (seasons of
+ * 18-24 short episodes), a limited series (one season of five), and a drama whose third season is
+ * still airing (4 of its 10 episodes out) with specials in season 0.
+ */
+const SHAPED_SERIES: SeriesShape[] = [
+  {
+    title: "Corner Office",
+    year: 2011,
+    genres: ["Comedy"],
+    platforms: ["Universal"],
+    maturity: "TV-PG",
+    rating: 8.1,
+    votes: 310_000,
+    seasons: [22, 24, 24, 23, 22, 18],
+    specials: 2,
+    runtime: 22,
+  },
+  {
+    title: "The Salt Road",
+    year: 2022,
+    genres: ["Drama"],
+    platforms: ["Sony Pictures"],
+    maturity: "TV-MA",
+    rating: 8.6,
+    votes: 95_000,
+    seasons: [5],
+    specials: 0,
+    runtime: 58,
+  },
+  {
+    title: "Night Signal",
+    year: 2023,
+    genres: ["Thriller/Suspense"],
+    platforms: ["Warner Bros."],
+    maturity: "TV-14",
+    rating: 7.9,
+    votes: 140_000,
+    seasons: [10, 10, 4],
+    specials: 2,
+    runtime: 47,
+  },
+];
+
+function shapedSeries(shape: SeriesShape): CatalogItem[] {
+  const seriesId = `series-${slug(shape.title)}`;
+  const common = {
+    genres: shape.genres,
+    platforms: shape.platforms,
+    rating: shape.rating,
+    maturity_rating: shape.maturity,
+    director: null,
+  };
+  const items: CatalogItem[] = [
+    {
+      id: seriesId,
+      kind: "series",
+      title: shape.title,
+      series_id: null,
+      season_number: null,
+      episode_number: null,
+      year: shape.year,
+      votes: shape.votes,
+      runtime_minutes: null,
+      credits_start_seconds: null,
+      ...common,
+    },
+  ];
+  const seasons = [shape.specials, ...shape.seasons];
+  seasons.forEach((count, season) => {
+    for (let episode = 1; episode <= count; episode++) {
+      const runtime = season === 0 ? shape.runtime + 15 : shape.runtime;
+      items.push({
+        ...episodeOf(seriesId, shape.title, season, episode),
+        year: shape.year + Math.max(0, season - 1),
+        votes: Math.floor(shape.votes / (Math.max(1, season) * 2)),
+        runtime_minutes: runtime,
+        credits_start_seconds: runtime * 60 - 60,
+        ...common,
+      });
+    }
+  });
+  return items;
+}
+
+function episodeOf(seriesId: string, title: string, season: number, episode: number) {
+  return {
+    id: `${seriesId}-s${String(season).padStart(2, "0")}e${String(episode).padStart(2, "0")}`,
+    kind: "episode" as const,
+    title: season === 0 ? `${title} Special ${episode}` : `${title} S${season}E${episode}`,
+    series_id: seriesId,
+    season_number: season,
+    episode_number: episode,
+  };
+}
+
+/**
+ * The development catalog's series: `count` generated ones (ids stable for a seed), every fourth
+ * of them with one or two specials in season 0, and the shaped ones above.
+ */
+export function developmentSeries(count: number, seed = 42): CatalogItem[] {
+  const generated = generateSeries(count, seed);
+  const random = seededRandom(seed + 1);
+  const specials: CatalogItem[] = [];
+  generated
+    .filter((item) => item.kind === "series")
+    .forEach((series, i) => {
+      if (i % 4 !== 1) return;
+      const first = generated.find((e) => e.series_id === series.id) as CatalogItem;
+      for (let n = 1; n <= 1 + Math.floor(random() * 2); n++) {
+        const runtime = 45 + Math.floor(random() * 30);
+        specials.push({
+          ...first,
+          ...episodeOf(series.id, series.title, 0, n),
+          votes: Math.floor(first.votes / 4),
+          runtime_minutes: runtime,
+          credits_start_seconds: runtime * 60 - 90,
+        });
+      }
+    });
+  return [...generated, ...specials, ...SHAPED_SERIES.flatMap(shapedSeries)];
+}
+
 const NAME_SYLLABLES = [
   "ka",
   "lo",

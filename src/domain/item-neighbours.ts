@@ -220,39 +220,68 @@ export function restrictColumns(signals: SparseRows, active: Uint32Array): Spars
 /** EASE over a users × items matrix of signals, kept sparse. */
 export function easeNeighbours(signals: SparseRows, options: EaseOptions): NeighbourModel {
   const active = easeItems(signals, options.head);
-  const x = restrictColumns(signals, active);
-  const collector = new RowCollector(signals.columns, options.k, options.keepNegative ?? false);
-  const row = new Float64Array(signals.columns);
+  return easeOver({ rows: restrictColumns(signals, active) }, active, signals.columns, options);
+}
+
+/**
+ * EASE over the `active` items (ascending), from their signals (columns renumbered 0..n-1, as
+ * `restrictColumns` gives them) or from their Gram matrix XᵀX accumulated elsewhere, without the
+ * ridge. The neighbour lists are over `items` titles.
+ */
+export function easeOver(
+  source: { rows: SparseRows } | { gram: Float64Array },
+  active: Uint32Array,
+  items: number,
+  options: Omit<EaseOptions, "head">,
+): NeighbourModel {
+  const collector = new RowCollector(items, options.k, options.keepNegative ?? false);
+  const row = new Float64Array(items);
+  const n = active.length;
   const emit = (c: number, localRow: Float64Array) => {
-    for (let d = 0; d < x.columns; d++) row[active[d]!] = localRow[d]!;
+    for (let d = 0; d < n; d++) row[active[d]!] = localRow[d]!;
     collector.add(active[c]!, row, active);
   };
+  if ("gram" in source) {
+    const gram = source.gram;
+    for (let c = 0; c < n; c++) gram[c * n + c]! += options.lambda;
+    easePrimal(gram, n, emit);
+    return collector.finish();
+  }
+  const x = source.rows;
   const solve = options.solve ?? (x.rows < x.columns ? "dual" : "primal");
-  if (solve === "primal") easePrimal(x, options.lambda, emit);
+  if (solve === "primal") easePrimal(gramWithRidge(x, options.lambda), n, emit);
   else easeDual(x, options.lambda, emit);
   return collector.finish();
+}
+
+/** Adds one user's signals (columns local to the Gram's n items) to XᵀX: a multiply-add per pair. */
+export function addToGram(
+  gram: Float64Array,
+  n: number,
+  index: ArrayLike<number>,
+  values: ArrayLike<number>,
+  from = 0,
+  to = index.length,
+): void {
+  for (let a = from; a < to; a++) {
+    const ra = index[a]! * n;
+    const va = values[a]!;
+    for (let b = from; b < to; b++) gram[ra + index[b]!]! += va * values[b]!;
+  }
 }
 
 /** XᵀX + λI, dense n×n: one multiply-add per pair of one user's signals. */
 export function gramWithRidge(x: SparseRows, lambda: number): Float64Array {
   const n = x.columns;
   const gram = new Float64Array(n * n);
-  for (let u = 0; u < x.rows; u++) {
-    const end = x.offsets[u + 1]!;
-    for (let a = x.offsets[u]!; a < end; a++) {
-      const ra = x.index[a]! * n;
-      const va = x.values[a]!;
-      for (let b = x.offsets[u]!; b < end; b++) gram[ra + x.index[b]!]! += va * x.values[b]!;
-    }
-  }
+  for (let u = 0; u < x.rows; u++) addToGram(gram, n, x.index, x.values, x.offsets[u]!, x.offsets[u + 1]!);
   for (let c = 0; c < n; c++) gram[c * n + c]! += lambda;
   return gram;
 }
 
-/** Gram matrix plus ridge, inverted: n³/2 multiply-adds and n² floats for n items. */
-function easePrimal(x: SparseRows, lambda: number, emit: (c: number, row: Float64Array) => void): void {
-  const n = x.columns;
-  const p = invertSpd(gramWithRidge(x, lambda), n);
+/** Gram matrix plus ridge, inverted in place: n³/2 multiply-adds and n² floats for n items. */
+function easePrimal(gram: Float64Array, n: number, emit: (c: number, row: Float64Array) => void): void {
+  const p = invertSpd(gram, n);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;

@@ -2,7 +2,8 @@
  * A user's preference profile: per feature group (genre, director, decade, maturity, platform), a
  * weight in [-1, 1] per value, built from the user's views. Each view counts by how much of it was
  * watched (finished counts fully, stopping early counts against) and by how recent it is (weight
- * halves every `halfLifeDays`).
+ * halves every `halfLifeDays`). A rating is an explicit signal and outweighs any viewing of the
+ * same item.
  */
 import { decadeOf, FEATURE_GROUPS, type FeatureGroup, type FeatureSource, featureKey, featureKeys } from "./features";
 
@@ -17,6 +18,10 @@ export interface View {
   at: number;
   /** null when the content is not in the catalog: such a view teaches nothing. */
   features: FeatureSource | null;
+  /** The user's rating, 1-10, when they gave one. */
+  rating?: number | null;
+  /** false for an item the user rated without playing it. */
+  viewed?: boolean;
 }
 
 export type ProfileWeights = Record<FeatureGroup, Record<string, number>>;
@@ -57,11 +62,19 @@ const KEEP_PER_GROUP: Readonly<Record<FeatureGroup, number>> = {
 };
 const DAY_MS = 86_400_000;
 
+/** How much more a rating says than any viewing: a 10 counts as two finished views, a 1 as two against. */
+export const EXPLICIT_WEIGHT = 2;
+
+/** A rating 1-10 as a signal in [-EXPLICIT_WEIGHT, EXPLICIT_WEIGHT]; 5.5 is neutral. */
+export const ratingSignal = (rating: number) => ((Math.min(10, Math.max(1, rating)) - 5.5) / 4.5) * EXPLICIT_WEIGHT;
+
 /**
- * How much a view says the user likes its content, in [-0.5, 1]: 1 when finished, falling with
- * completion, negative when stopped early (35 % is neutral).
+ * How much a view says the user likes its content: with a rating, the rating's signal (explicit,
+ * in [-2, 2]); otherwise in [-0.5, 1]: 1 when finished, falling with completion, negative when
+ * stopped early (35 % is neutral).
  */
-export function engagement(view: Pick<View, "completion" | "watched">): number {
+export function engagement(view: Pick<View, "completion" | "watched" | "rating">): number {
+  if (view.rating !== undefined && view.rating !== null) return ratingSignal(view.rating);
   if (view.watched) return 1;
   const c = Number.isFinite(view.completion) ? view.completion : 0;
   return Math.max(-0.5, Math.min(1, (c - NEUTRAL_COMPLETION) / (0.9 - NEUTRAL_COMPLETION)));
@@ -74,8 +87,8 @@ export function recencyWeight(at: number, newest: number, halfLifeDays: number):
 }
 
 export const isFinished = (view: Pick<View, "watched">) => view.watched;
-export const isAbandoned = (view: Pick<View, "completion" | "watched">) =>
-  !view.watched && view.completion < ABANDONED_BELOW;
+export const isAbandoned = (view: Pick<View, "completion" | "watched" | "viewed">) =>
+  view.viewed !== false && !view.watched && view.completion < ABANDONED_BELOW;
 
 export function emptyProfile(): PreferenceProfile {
   return {

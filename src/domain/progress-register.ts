@@ -43,15 +43,22 @@ export interface ProgressRegister {
   hlc: string;
 }
 
-/** The register a write makes on its own. */
-export function resolveProgressWrite(write: ProgressWrite, rules: ResumeRules): ProgressRegister {
+/**
+ * The register a write makes on its own. `creditsStart` is where the catalog says the content's
+ * credits start (a fact of the content, the same on every replica): reaching it is finished too.
+ */
+export function resolveProgressWrite(
+  write: ProgressWrite,
+  rules: ResumeRules,
+  creditsStart: number | null = null,
+): ProgressRegister {
   const deleted = write.deleted === true;
   return {
     position: write.position,
     duration: write.duration,
     state: write.state,
     device_id: write.device_id,
-    watched: !deleted && (write.watched ?? isWatched(write.position, write.duration, rules)),
+    watched: !deleted && (write.watched ?? isWatched(write.position, write.duration, rules, creditsStart)),
     deleted,
     at: write.at,
     hlc: write.hlc,

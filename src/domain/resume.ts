@@ -21,7 +21,17 @@ export function completionRate(positionSeconds: number, durationSeconds: number)
   return completionPercentage(positionSeconds, durationSeconds) / 100;
 }
 
-export function isWatched(positionSeconds: number, durationSeconds: number, rules: ResumeRules): boolean {
+/**
+ * Finished: at or above `watchedPercent`, or past the point where the catalog says the credits
+ * start (`creditsStartSeconds`, null when it does not know).
+ */
+export function isWatched(
+  positionSeconds: number,
+  durationSeconds: number,
+  rules: ResumeRules,
+  creditsStartSeconds: number | null = null,
+): boolean {
+  if (creditsStartSeconds !== null && creditsStartSeconds > 0 && positionSeconds >= creditsStartSeconds) return true;
   return durationSeconds > 0 && completionPercentage(positionSeconds, durationSeconds) >= rules.watchedPercent;
 }
 

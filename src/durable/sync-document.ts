@@ -26,6 +26,9 @@ export function buildSyncDocument(
     watchlist: { items: [], removed: [] },
     progress: { items: [], removed: [] },
     devices: { items: [], removed: [] },
+    ratings: { items: [], removed: [] },
+    hidden: { items: [], removed: [] },
+    plays: { items: [], removed: [] },
   };
   if (!stores.userId) return doc;
   if (reason !== null) {
@@ -35,6 +38,9 @@ export function buildSyncDocument(
       .filter((p) => !p.deleted)
       .map(({ deleted: _deleted, ...item }) => item);
     doc.devices.items = stores.devices.all(now, connected);
+    doc.ratings.items = stores.ratings.all();
+    doc.hidden.items = stores.hidden.all();
+    doc.plays.items = stores.plays.all();
     return doc;
   }
   for (const change of changes.since(since as number)) {
@@ -46,10 +52,22 @@ export function buildSyncDocument(
       const item = stores.playback.progress(change.key);
       if (item) doc.progress.items.push(item);
       else doc.progress.removed.push(change.key);
-    } else {
+    } else if (change.kind === "device") {
       const item = stores.devices.get(change.key, now, connected);
       if (item) doc.devices.items.push(item);
       else doc.devices.removed.push(change.key);
+    } else if (change.kind === "rating") {
+      const item = stores.ratings.get(change.key);
+      if (item) doc.ratings.items.push(item);
+      else doc.ratings.removed.push(change.key);
+    } else if (change.kind === "hidden") {
+      const item = stores.hidden.item(change.key);
+      if (item) doc.hidden.items.push(item);
+      else doc.hidden.removed.push(change.key);
+    } else {
+      const item = stores.plays.item(change.key);
+      if (item) doc.plays.items.push(item);
+      else doc.plays.removed.push(change.key);
     }
   }
   return doc;

@@ -1,21 +1,30 @@
 import { RpcTarget } from "cloudflare:workers";
+import { currentCatalogFacts } from "../catalog/facts-store";
 import type { Config } from "../config";
 import { makeEvent, PROFILE_JOB_EVENTS, type ProfileJobKind } from "../contracts/events";
 import { type Outcome, type Refusal, refusal } from "../contracts/outcomes";
 import type { DeviceInput, OpsResult, PlaybackState, ProgressItem, SyncDocument } from "../contracts/sync";
+import type { CatalogFacts } from "../domain/catalog-facts";
 import { encodeCursor } from "../domain/cursor";
 import { decodeHlc, encodeHlc } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
+import type { Env } from "../env";
 import type { AlarmPlan } from "./alarm-plan";
 import { appliedVersion } from "./migrate";
 import type { ReadBudget } from "./read-budget";
 import type { SocketHub } from "./socket-hub";
 import type { UserStores } from "./stores";
+import type { ContinueWatching, NextUpItem } from "./stores/continue-watching";
 import type { Exposure } from "./stores/exposures";
-import type { PlaybackStore } from "./stores/playback";
+import type { HistoryItem, ImportedView, PlaybackStore } from "./stores/playback";
 import type { Watchlist } from "./stores/watchlist";
 import { buildSyncDocument } from "./sync-document";
 import type { WriteOptions, WritePipeline } from "./write-pipeline";
+
+/** What marking watched answers: the item, or for a series how many episodes and its Next Up. */
+export type MarkResult =
+  | { kind: "item"; item: HistoryItem | null }
+  | { kind: "series"; series_id: string; season_number: number | null; marked: number; next_up: NextUpItem | null };
 
 /** The parts of one user's object that its surface works with. */
 export interface UserParts {
@@ -26,6 +35,8 @@ export interface UserParts {
   hub: SocketHub;
   alarms: AlarmPlan;
   config: Config;
+  /** The current catalog facts, adopted by the stores (loaded once per isolate, re-checked every few seconds). */
+  catalog: () => Promise<CatalogFacts>;
 }
 
 /**
@@ -50,6 +61,7 @@ export class UserApi extends RpcTarget {
     duration_seconds: number;
     quality?: string | null;
   }) {
+    await this.#parts.catalog();
     return this.#write((now) => this.#playback.createSession(input, now), { origin: input.device_id });
   }
 
@@ -58,33 +70,193 @@ export class UserApi extends RpcTarget {
   }
 
   async updatePosition(id: string, input: { position_seconds: number; playback_state?: PlaybackState | undefined }) {
+    await this.#parts.catalog();
     return this.#write((now) => this.#playback.updatePosition(id, input, now), {
       origin: (s) => (s && s !== "ended" ? s.device_id : null),
     });
   }
 
   async endSession(id: string) {
+    await this.#parts.catalog();
     return this.#write((now) => this.#playback.endSession(id, now, "ended"), { origin: (s) => s?.device_id ?? null });
   }
 
   async resume(contentId: string) {
-    return this.#playback.progress(contentId);
+    await this.#parts.catalog();
+    return this.#playback.historyItem(contentId);
   }
 
   async history(opts: Parameters<PlaybackStore["history"]>[0]) {
+    // The kind filter reads each register's series, which newer catalog facts may fill in.
+    await this.#parts.catalog();
     return this.#playback.history(opts);
   }
 
-  async markWatched(contentId: string, watched: boolean) {
-    return this.#write((now) => this.#playback.markWatched(contentId, watched, now));
+  /**
+   * Marks one item watched (a play at `watched_at`, or now) or unwatched (progress and plays
+   * removed). A series id marks every episode of it, or of one season; null when there is nothing
+   * to unwatch, a refusal when the series has no such season.
+   */
+  async markWatched(
+    contentId: string,
+    watched: boolean,
+    opts: { watched_at?: number | undefined; season?: number | undefined } = {},
+  ): Promise<Outcome<MarkResult>> {
+    const facts = await this.#parts.catalog();
+    const series = facts.series(contentId);
+    if (!series) {
+      if (opts.season !== undefined) {
+        return refusal(400, "validation", "`season` applies to a series id", {
+          errors: [{ path: "season", message: "the content is not a series" }],
+        });
+      }
+      return this.#write<MarkResult>((now) => ({
+        kind: "item",
+        item: this.#playback.markWatched(contentId, watched, now, opts.watched_at),
+      }));
+    }
+    const episodes = series.episodes.filter((e) => opts.season === undefined || e.season === opts.season);
+    if (episodes.length === 0) return refusal(404, "not-found", `season ${opts.season} is not in the catalog`);
+    return this.#write<MarkResult>((now) => {
+      this.#parts.stores.seriesWatch.batch(() => {
+        for (const episode of episodes) this.#playback.markWatched(episode.id, watched, now, opts.watched_at);
+      });
+      const next = this.#parts.stores.continueWatching.nextUp({
+        includeSpecials: false,
+        seriesId: series.id,
+        limit: 1,
+      });
+      return {
+        kind: "series",
+        series_id: series.id,
+        season_number: opts.season ?? null,
+        marked: episodes.length,
+        next_up: next.items[0] ?? null,
+      };
+    });
   }
 
   async clearHistoryItem(contentId: string) {
+    await this.#parts.catalog();
     return this.#write((now) => this.#playback.clear(contentId, now));
   }
 
   async clearHistory() {
     return this.#write((now) => this.#playback.clearAll(now));
+  }
+
+  /**
+   * Views of the user's history from elsewhere, with their plays and ratings; one rate-limit
+   * token per SYNC_OPS_PER_TOKEN views. A rating is written at its view's time unless the user
+   * rated the item since (the same file again changes nothing).
+   */
+  async importHistory(views: ImportedView[]) {
+    await this.#parts.catalog();
+    const { stores, config } = this.#parts;
+    const cost = Math.max(1, Math.ceil(views.length / config.SYNC_OPS_PER_TOKEN));
+    return this.#write(
+      () => {
+        let imported = this.#playback.importViews(views);
+        const rated = new Map<string, ImportedView>();
+        for (const view of views) {
+          const seen = rated.get(view.content_id);
+          if (view.rating !== null && (!seen || view.watched_at >= seen.watched_at)) rated.set(view.content_id, view);
+        }
+        for (const view of rated.values()) {
+          const current = stores.ratings.get(view.content_id);
+          if (current && Date.parse(current.rated_at) >= view.watched_at) continue;
+          if (stores.ratings.write(view.content_id, view.rating, stores.clock.tick(), view.watched_at)) imported++;
+        }
+        return { imported };
+      },
+      { cost },
+    );
+  }
+
+  /** Everything the object holds of the user's: history (every live register), plays, ratings, watchlist, devices. */
+  async exportData() {
+    await this.#parts.catalog();
+    const { stores, hub } = this.#parts;
+    return {
+      history: stores.playback.allProgress().filter((p) => !p.deleted),
+      plays: stores.plays.all(),
+      ratings: stores.ratings.all(),
+      watchlist: stores.watchlist.all(),
+      devices: stores.devices.all(Date.now(), hub.connectedDevices()),
+    };
+  }
+
+  // ---- series, plays, ratings, hidden cards ----
+
+  async nextUp(opts: Parameters<ContinueWatching["nextUp"]>[0]) {
+    await this.#parts.catalog();
+    return this.#parts.stores.continueWatching.nextUp(opts);
+  }
+
+  async continueWatching(opts: Parameters<ContinueWatching["page"]>[0]) {
+    await this.#parts.catalog();
+    return this.#parts.stores.continueWatching.page(opts);
+  }
+
+  /** Per season and overall, with the Next Up episode; null when the catalog has no such series. */
+  async seriesProgress(seriesId: string) {
+    await this.#parts.catalog();
+    const { stores } = this.#parts;
+    const progress = stores.seriesWatch.progress(seriesId);
+    if (!progress) return null;
+    const { series: _series, next: _next, ...rest } = progress;
+    const next = stores.continueWatching.nextUp({ includeSpecials: false, seriesId, limit: 1 }).items[0] ?? null;
+    return { ...rest, next_episode: next };
+  }
+
+  async plays(opts: Parameters<UserStores["plays"]["page"]>[0]) {
+    await this.#parts.catalog();
+    return this.#parts.stores.plays.page(opts);
+  }
+
+  /**
+   * Hides a card from continue watching (and Next Up), or shows it again. An episode hides its
+   * series' card. Answers the card's key, or null when unhiding a card that was not hidden.
+   */
+  async setHidden(contentId: string, hidden: boolean, origin: string | null) {
+    await this.#parts.catalog();
+    const { stores } = this.#parts;
+    return this.#write(
+      (now) => {
+        const key = stores.continueWatching.cardKey(contentId);
+        if (!hidden && !stores.hidden.item(key)) return null;
+        stores.hidden.write(key, hidden, stores.clock.tick(), now);
+        return { content_id: contentId, card_id: key, hidden, hidden_at: hidden ? new Date(now).toISOString() : null };
+      },
+      { origin },
+    );
+  }
+
+  async rate(contentId: string, rating: number, origin: string | null) {
+    const { stores } = this.#parts;
+    return this.#write(
+      (now) => {
+        stores.ratings.write(contentId, rating, stores.clock.tick(), now);
+        const { hlc: _hlc, ...item } = stores.ratings.get(contentId) as NonNullable<
+          ReturnType<typeof stores.ratings.get>
+        >;
+        return item;
+      },
+      { origin },
+    );
+  }
+
+  /** Removes a rating; false when there was none. */
+  async unrate(contentId: string, origin: string | null) {
+    const { stores } = this.#parts;
+    return this.#write(
+      (now) => stores.ratings.has(contentId) && stores.ratings.write(contentId, null, stores.clock.tick(), now),
+      { origin },
+    );
+  }
+
+  async ratings(opts: Parameters<UserStores["ratings"]["page"]>[0]) {
+    return this.#parts.stores.ratings.page(opts);
   }
 
   // ---- personalization jobs and experiment exposures ----
@@ -153,6 +325,7 @@ export class UserApi extends RpcTarget {
       device_id?: string | undefined;
     },
   ): Promise<Outcome<{ applied: boolean; progress: ProgressItem | null }>> {
+    await this.#parts.catalog();
     const { clock } = this.#parts.stores;
     const remote = input.hlc ? decodeHlc(input.hlc) : null;
     if (remote && !clock.accepts(remote)) return this.#driftRefusal("hlc");
@@ -185,12 +358,15 @@ export class UserApi extends RpcTarget {
       if (!stores.clock.accepts(decodeHlc(op.hlc))) return this.#driftRefusal(`ops.${i}.hlc`);
     }
     const cost = Math.ceil(batch.ops.length / config.SYNC_OPS_PER_TOKEN);
+    await this.#parts.catalog();
     return this.#write(
       (now) => {
-        const results = batch.ops.map((op) => {
-          stores.clock.receive(decodeHlc(op.hlc));
-          return { op_id: op.op_id, status: stores.ops.apply(op, now, batch.device_id) };
-        });
+        const results = stores.seriesWatch.batch(() =>
+          batch.ops.map((op) => {
+            stores.clock.receive(decodeHlc(op.hlc));
+            return { op_id: op.op_id, status: stores.ops.apply(op, now, batch.device_id) };
+          }),
+        );
         return { results, cursor: encodeCursor({ s: stores.changes.head }), hlc: encodeHlc(stores.clock.current) };
       },
       { cost, origin: batch.device_id },
@@ -246,6 +422,18 @@ export class UserApi extends RpcTarget {
       errors: [{ path, message: "clock too far in the future" }],
     });
   }
+}
+
+/**
+ * The object's way to the catalog facts: the isolate's current version, adopted by the stores
+ * (in one transaction) the first time this object sees it.
+ */
+export function catalogFacts(env: Env, config: Config, stores: UserStores, pipeline: WritePipeline) {
+  return async (): Promise<CatalogFacts> => {
+    const facts = await currentCatalogFacts(env, config);
+    if (facts !== stores.facts) pipeline.transaction(() => stores.adoptFacts(facts));
+    return facts;
+  };
 }
 
 /** Outbox depth, alarm, deadlines, storage and sync figures, for health checks and tests. */

@@ -12,7 +12,7 @@ import { ReadBudget } from "./read-budget";
 import { SocketHub } from "./socket-hub";
 import { UserStores } from "./stores";
 import { notAnUpgrade, onClientMessage, onSocketGone, openSyncSocket } from "./sync-socket";
-import { objectStatus, UserApi, type UserParts } from "./user-api";
+import { catalogFacts, objectStatus, UserApi, type UserParts } from "./user-api";
 import { WritePipeline } from "./write-pipeline";
 
 /** While storage cannot be opened, the alarm comes back this often (a fixed release then migrates). */
@@ -103,7 +103,8 @@ export class UserState extends DurableObject<Env> {
    * outbox again: an operator's repair when Postgres lost events. Not rate limited.
    */
   async reemit() {
-    const { stores, pipeline } = this.#userParts();
+    const { stores, pipeline, catalog } = this.#userParts();
+    await catalog();
     return pipeline.write((now) => stores.reemitAll(now), { cost: 0 });
   }
 
@@ -154,6 +155,8 @@ export class UserState extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + UNAVAILABLE_ALARM_RETRY_MS);
       return;
     }
+    // An idle session's end may finish an item: its credits marker and series must be known.
+    await this.#parts.catalog();
     await this.#parts.alarms.run(this.#parts.pipeline);
   }
 
@@ -191,6 +194,7 @@ export class UserState extends DurableObject<Env> {
     const hub = new SocketHub(this.ctx);
     const alarms = new AlarmPlan({ storage, stores, hub, config, queue: () => this.env.EVENTS });
     const pipeline = new WritePipeline({ storage, stores, hub, alarms, config });
-    return { storage, reads: new ReadBudget(), stores, hub, alarms, pipeline, config };
+    const catalog = catalogFacts(this.env, config, stores, pipeline);
+    return { storage, reads: new ReadBudget(), stores, hub, alarms, pipeline, config, catalog };
   }
 }

@@ -7,6 +7,7 @@ import { clearHistory, upsertProgress } from "../db/history";
 import { erasedAmong, eraseUserRows } from "../db/profiles";
 import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
+import { ViewingWork } from "./viewing-work";
 
 export interface ConsumerReport {
   applied: number;
@@ -15,6 +16,8 @@ export interface ConsumerReport {
   historyRows: number;
   /** Watchlist and device rows the sync mirror changed. */
   syncRows: number;
+  /** Play and rating rows written. */
+  viewingRows?: number;
 }
 
 type Progress = TypedEnvelope<"progress-changed">;
@@ -100,9 +103,11 @@ class BatchWork {
   private readonly clears = new Map<string, Cleared>();
   private readonly exposures = new Map<string, Exposed>();
   private readonly personalization = new PersonalizationWork();
+  private readonly viewing = new ViewingWork();
 
   note(event: AppliedEvent): void {
     this.personalization.note(event);
+    this.viewing.note(event);
     if (event.type === "progress-changed") {
       const key = `${event.user_id}\u0000${event.data.content_id}`;
       const seen = this.latest.get(key);
@@ -120,14 +125,25 @@ class BatchWork {
   }
 
   get size(): number {
-    return this.latest.size + this.clears.size + this.syncMirror.size + this.exposures.size + this.personalization.size;
+    return (
+      this.latest.size +
+      this.clears.size +
+      this.syncMirror.size +
+      this.exposures.size +
+      this.personalization.size +
+      this.viewing.size
+    );
   }
 
   async apply(tx: Queryable, config: Config, report: ConsumerReport): Promise<void> {
     const { latest, clears, syncMirror, exposures, personalization } = this;
     if (latest.size > 0) report.historyRows = await upsertProgress(tx, [...latest.values()].map(progressRecord));
+    if (this.viewing.size > 0) report.viewingRows = await this.viewing.apply(tx);
     // Clears go after the upserts: a row an older event just wrote is cleared with the rest.
-    for (const event of clears.values()) await clearHistory(tx, event.user_id, event.data.before_hlc);
+    for (const event of clears.values()) {
+      await clearHistory(tx, event.user_id, event.data.before_hlc);
+      await ViewingWork.clear(tx, event.user_id, event.data.before_hlc);
+    }
     if (syncMirror.size > 0) report.syncRows = await syncMirror.apply(tx);
     if (exposures.size > 0) {
       await upsertAssignments(

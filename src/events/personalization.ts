@@ -1,6 +1,7 @@
 /**
- * The queue consumer's personalization step: profiles follow the watch history (rebuilt on
- * `session-ended`, on watched/unwatched/stopped progress and on clears), and queued jobs rebuild
+ * The queue consumer's personalization step: profiles follow the watch history and the ratings
+ * (rebuilt on `session-ended`, on watched/unwatched/stopped progress, on ratings and on clears),
+ * and queued jobs rebuild
  * a profile or train an adapter. It runs inside the batch's transaction, after the history rows
  * are written, and every write is a pure function of the stored history: a replayed batch
  * changes nothing.
@@ -42,6 +43,10 @@ export class PersonalizationWork {
       case "progress-changed":
         // Playing reports change little; a finish, an unwatch or a stop changes the profile.
         if (event.data.watched || event.data.deleted || event.data.state === "stopped") this.rebuild.add(event.user_id);
+        break;
+      case "rating-changed":
+        // An explicit signal: it outweighs the viewing of the same item.
+        this.rebuild.add(event.user_id);
         break;
       case "history-cleared": {
         this.rebuild.add(event.user_id);

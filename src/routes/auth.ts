@@ -14,7 +14,7 @@ import { HttpProblem } from "../contracts/problems";
 import { createUser, familyById, userByEmail, userById } from "../db/accounts";
 import { hashPassword, normalizeEmail, verifyPasswordOrDummy } from "../domain/passwords";
 import type { AppContext } from "../env";
-import { guardedRouter, json, problem, publicRoute, userRoute, withPostgres } from "./router";
+import { guardedRouter, json, problem, publicRoute, retryProblem, userRoute, withPostgres } from "./router";
 
 const email = z.email().max(254).openapi({ example: "ada@example.com" });
 const registerBody = z
@@ -66,7 +66,10 @@ const familyParams = z.object({
     .openapi({ param: { name: "family_id", in: "path" }, example: "4f8e6f8e-1b7a-4c1e-9d1e-1f2a3b4c5d6e" }),
 });
 
-const accountsUnavailable = problem("Accounts unavailable; retry");
+const accountsUnavailable = retryProblem("Accounts unavailable; retry after Retry-After");
+const accountsDisabled = problem("Accounts are managed by this deployment's identity provider");
+/** Register and login: accounts may be disabled, and attempts are rate limited. */
+const accountErrors = { 404: accountsDisabled, 429: retryProblem("Too many attempts; see Retry-After") };
 
 /** Accounts need our own signing key; a deployment that trusts an outside identity provider has none. */
 function requireAccounts(config: Config): void {
@@ -97,6 +100,7 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
       request: { body: { content: json(registerBody), required: true } },
       responses: {
         202: { description: "Accepted", content: json(registeredSchema) },
+        ...accountErrors,
         503: accountsUnavailable,
       },
     }),
@@ -121,6 +125,8 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
       request: { body: { content: json(loginBody), required: true } },
       responses: {
         200: { description: "Signed in", content: json(tokenPairSchema) },
+        401: problem("Wrong email or password"),
+        ...accountErrors,
         503: accountsUnavailable,
       },
     }),
@@ -146,6 +152,8 @@ export const authRoutes = guardedRouter(["/auth/logout", "/auth/revoke-family/*"
       request: { body: { content: json(refreshBody), required: true } },
       responses: {
         200: { description: "Rotated", content: json(tokenPairSchema) },
+        401: problem("The refresh token is not valid, expired, or its family was revoked"),
+        404: accountsDisabled,
         503: accountsUnavailable,
       },
     }),

@@ -1,10 +1,10 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { optionalUser } from "../auth";
 import type { AppContext } from "../env";
 import { autocomplete } from "../search/autocomplete";
 import { normalizeText } from "../search/text";
 import { callerMaturity, maturityKey } from "./maturity";
-import { errorResponses, router } from "./router";
+import { json, optionalUserRoute, router } from "./router";
 import { liveIndex } from "./search";
 
 const suggestionSchema = z
@@ -41,12 +41,7 @@ const base = router();
 base.use("/autocomplete", optionalUser);
 
 export const autocompleteRoutes = base.openapi(
-  createRoute({
-    method: "get",
-    path: "/autocomplete",
-    security: [{ bearer: [] }],
-    tags: ["Search"],
-    summary: "Title suggestions as the user types",
+  optionalUserRoute("Search", "get", "/autocomplete", "Title suggestions as the user types", {
     description:
       "Matches the start of any word of a title, tolerates typos after the first two letters, most popular first. " +
       "An empty q returns the most popular titles. Answers are cached at the edge for a short time (x-cache). " +
@@ -58,10 +53,7 @@ export const autocompleteRoutes = base.openapi(
         limit: z.coerce.number().int().min(1).max(50).default(10).openapi({ example: 10 }),
       }),
     },
-    responses: {
-      200: { description: "Suggestions", content: { "application/json": { schema: autocompleteResponse } } },
-      ...errorResponses,
-    },
+    responses: { 200: { description: "Suggestions", content: json(autocompleteResponse) } },
   }),
   async (c) => {
     const { q = "", limit } = c.req.valid("query");

@@ -10,11 +10,12 @@ import {
   ID_PATTERN,
   json,
   limitQuery,
+  optionalUserRoute,
   pageCursor,
   pageOf,
   problem,
-  publicRoute,
   resourceId,
+  unavailableResponse,
   withPostgres,
 } from "./router";
 
@@ -71,13 +72,13 @@ const limited =
 // optionalUser charges every read: a signed-in caller's to their budget, an anonymous one's to the address.
 export const contentRoutes = guardedRouter(["/content", "/content/*"], optionalUser)
   .openapi(
-    publicRoute("Catalog", "get", "/content/{id}", "One catalog item", {
+    optionalUserRoute("Catalog", "get", "/content/{id}", "One catalog item", {
       description: `${limited} An item above the limit is 403 \`maturity-restricted\`.`,
-      security: [{ bearer: [] }, {}],
       request: { params: z.object({ id: resourceId("id") }) },
       responses: {
         200: { description: "The item", content: json(contentItemSchema) },
         403: problem("Above the caller's maturity limit"),
+        503: unavailableResponse,
       },
     }),
     async (c) => {
@@ -90,23 +91,28 @@ export const contentRoutes = guardedRouter(["/content", "/content/*"], optionalU
     },
   )
   .openapi(
-    publicRoute("Catalog", "get", "/content", "The catalog, most popular first; or one series' episodes in order", {
-      description: `${limited} Items above the limit are left out of every page.`,
-      security: [{ bearer: [] }, {}],
-      request: {
-        query: z.object({
-          kind: z.enum(KINDS).optional(),
-          series_id: z
-            .string()
-            .regex(ID_PATTERN, "1-128 letters, digits or . _ : -")
-            .optional()
-            .openapi({ description: "list this series' episodes, by season and episode" }),
-          limit: limitQuery,
-          cursor: cursorQuery,
-        }),
+    optionalUserRoute(
+      "Catalog",
+      "get",
+      "/content",
+      "The catalog, most popular first; or one series' episodes in order",
+      {
+        description: `${limited} Items above the limit are left out of every page.`,
+        request: {
+          query: z.object({
+            kind: z.enum(KINDS).optional(),
+            series_id: z
+              .string()
+              .regex(ID_PATTERN, "1-128 letters, digits or . _ : -")
+              .optional()
+              .openapi({ description: "list this series' episodes, by season and episode" }),
+            limit: limitQuery,
+            cursor: cursorQuery,
+          }),
+        },
+        responses: { 200: { description: "A page", content: json(contentPage) }, 503: unavailableResponse },
       },
-      responses: { 200: { description: "A page", content: json(contentPage) } },
-    }),
+    ),
     async (c) => {
       const { kind, series_id, limit, cursor } = c.req.valid("query");
       const maturity = maturityFilter(callerMaturity(c));

@@ -6,12 +6,12 @@ import { deviceSchema } from "../contracts/sync";
 import { encodeCursor } from "../domain/cursor";
 import { DEVICE_TYPES } from "../domain/device";
 import {
-  errorResponses,
   guardedRouter,
   json,
   pageCursor,
   pageOf,
   pageQuery,
+  problem,
   removedOr404,
   resourceId,
   userRoute,
@@ -68,7 +68,7 @@ const deviceBody = z
   })
   .openapi("DeviceRegistration");
 
-const deviceParams = z.object({ device_id: resourceId("device_id") });
+const deviceParams = z.object({ device_id: resourceId("device_id", "living-room-tv") });
 
 export const deviceRoutes = guardedRouter(["/devices", "/devices/*"], requireUserState)
   .openapi(
@@ -77,7 +77,7 @@ export const deviceRoutes = guardedRouter(["/devices", "/devices/*"], requireUse
       responses: {
         200: { description: "Updated", content: json(deviceSchema) },
         201: { description: "Registered", content: json(deviceSchema) },
-        409: errorResponses[404],
+        409: problem("Too many devices: remove one first"),
       },
     }),
     async (c) => {

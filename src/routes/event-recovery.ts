@@ -5,8 +5,8 @@ import { listDeadLetters } from "../db/dead-letters";
 import { encodeCursor } from "../domain/cursor";
 import { replayDeadLetters } from "../events/replay";
 import {
+  adminOnly,
   cursorQuery,
-  errorResponses,
   guardedRouter,
   json,
   limitQuery,
@@ -51,12 +51,6 @@ const replayReport = z
   })
   .openapi("DeadLetterReplayReport");
 
-/** What only an admin route answers besides the usual errors. */
-const adminOnly = {
-  403: errorResponses[401],
-  503: { description: "Postgres is unreachable", content: { "application/problem+json": { schema: z.unknown() } } },
-};
-
 const base = guardedRouter(
   ["/admin/dead-letters", "/admin/dead-letters/*", "/admin/users/*"],
   requireUser,
@@ -69,6 +63,8 @@ const reemitReport = z
     progress: z.number().int().openapi({ description: "progress registers emitted again" }),
     watchlist: z.number().int().openapi({ description: "watchlist items emitted again" }),
     devices: z.number().int().openapi({ description: "devices emitted again, and device deletions still remembered" }),
+    plays: z.number().int().openapi({ description: "completed plays emitted again" }),
+    ratings: z.number().int().openapi({ description: "ratings (and removed ratings) emitted again" }),
   })
   .openapi("ReemitReport");
 
@@ -114,12 +110,13 @@ export const eventRecoveryRoutes = base
         description:
           "Oldest first. Bodies that still do not decode stay pending and are listed in `still_malformed`. " +
           "Safe to repeat: the consumer is idempotent.",
-        request: { body: { content: json(replayBody), required: true } },
+        request: { body: { content: json(replayBody), required: false } },
         responses: { 200: { description: "What was replayed", content: json(replayReport) }, ...adminOnly },
       },
     ),
     async (c) => {
-      const { ids, after_id, limit, dry_run } = c.req.valid("json");
+      // Without a body the validator hands over {} as it is: the schema gives the defaults.
+      const { ids, after_id, limit, dry_run } = replayBody.parse(c.req.valid("json"));
       const report = await withPostgres(c, "dead-letters", (db) =>
         replayDeadLetters(db, c.env.EVENTS, { ids, afterId: after_id, limit, dryRun: dry_run }),
       );

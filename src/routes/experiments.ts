@@ -12,7 +12,7 @@ import {
   rememberExposure,
 } from "../experiments/definitions";
 import {
-  errorResponses,
+  adminOnly,
   guardedRouter,
   ID_PATTERN,
   json,
@@ -20,6 +20,7 @@ import {
   pageCursor,
   pageOf,
   pageQuery,
+  problem,
   userRoute,
   userState,
   withPostgres,
@@ -116,8 +117,8 @@ export const experimentRoutes = base
       request: { body: { content: json(createBody), required: true } },
       responses: {
         201: { description: "Created", content: json(experimentSchema) },
-        403: errorResponses[401],
-        409: errorResponses[404],
+        ...adminOnly,
+        409: problem("An experiment with this id exists; update it with PUT"),
       },
     }),
     async (c) => {
@@ -145,7 +146,7 @@ export const experimentRoutes = base
       request: { params: idParams, body: { content: json(updateBody), required: true } },
       responses: {
         200: { description: "Updated", content: json(experimentSchema) },
-        403: errorResponses[401],
+        ...adminOnly,
       },
     }),
     async (c) => {
@@ -212,7 +213,7 @@ export const experimentRoutes = base
       request: { params: idParams },
       responses: {
         200: { description: "The variant", content: json(assignmentSchema) },
-        409: errorResponses[404],
+        409: problem("The experiment is not active"),
       },
     }),
     async (c) => {

@@ -6,9 +6,12 @@ import type { ContentKind } from "../domain/catalog";
 import { decodeCursor, encodeCursor } from "../domain/cursor";
 import type { FeatureSpace, ItemVector } from "../domain/features";
 import { allowsLevel } from "../domain/maturity";
-import { type Recommendation, recommend, Scorer, scoreContent } from "../domain/recommend";
+import { CollaborativeScorer } from "../domain/personal-ranking";
+import { type Recommendation, recommend, scoreContent } from "../domain/recommend";
+import type { HistoryView } from "../domain/shared-model";
 import type { AppContext } from "../env";
 import { readOperation } from "../read-limits";
+import { alignedWith, currentModel } from "../recommendations/model-store";
 import { callerMaturity } from "./maturity";
 import {
   badCursor,
@@ -20,6 +23,7 @@ import {
   unavailableResponse,
   userRoute,
   userState,
+  waitUntilOf,
 } from "./router";
 
 /** Deepest a client can page into one user's recommendations. */
@@ -29,15 +33,32 @@ export const MAX_SCORE_IDS = 1000;
 
 const KINDS = ["movie", "series", "episode"] as const;
 
-const scoredItemSchema = z
+/** What every list of titles here shows of each: recommendations, similar titles, trending. */
+export const titleFields = {
+  content_id: z.string(),
+  title: z.string(),
+  kind: z.enum(KINDS),
+  year: z.number().int().nullable(),
+  genres: z.array(z.string()),
+  platforms: z.array(z.string()),
+  rating: z.number().nullable(),
+};
+
+export function titleOf(item: ItemVector) {
+  return {
+    content_id: item.id,
+    title: item.title,
+    kind: item.kind,
+    year: item.year,
+    genres: item.genres,
+    platforms: item.platforms,
+    rating: item.rating,
+  };
+}
+
+export const scoredItemSchema = z
   .object({
-    content_id: z.string(),
-    title: z.string(),
-    kind: z.enum(KINDS),
-    year: z.number().int().nullable(),
-    genres: z.array(z.string()),
-    platforms: z.array(z.string()),
-    rating: z.number().nullable(),
+    ...titleFields,
     score: z.number().min(0).max(1).openapi({ description: "higher is a better match for this user" }),
     reason: z.string().openapi({ example: "Because you watched Heat" }),
     because_content_id: z.string().nullable().openapi({ description: "the watched content the reason points at" }),
@@ -48,6 +69,10 @@ const personalizationMeta = {
   personalized: z.boolean().openapi({ description: "false for a user with no history yet: popular items" }),
   profile_version: z.number().int().nullable(),
   adapter_version: z.number().int().nullable(),
+  model_version: z
+    .string()
+    .nullable()
+    .openapi({ description: "the shared model version behind the scores; null when it played no part" }),
 };
 
 const recommendationsSchema = z
@@ -80,49 +105,53 @@ const scoresSchema = z
   })
   .openapi("Scores");
 
-function waitUntilOf(c: AppContext): ((promise: Promise<unknown>) => void) | undefined {
-  try {
-    const ctx = c.executionCtx;
-    return (promise) => ctx.waitUntil(promise);
-  } catch {
-    return undefined; // no execution context (called outside a request)
-  }
-}
-
-/** Items the user's Durable Object holds, read for recommendations alongside Postgres. */
-const RECENT_HISTORY_ITEMS = 100;
+/**
+ * Titles of the user's history read from their Durable Object: the most recent ones. The shared
+ * model halves a view's weight every 10 newer ones, so older views add next to nothing.
+ */
+const RECENT_HISTORY_ITEMS = 200;
 
 /**
- * What the user watched most recently, from their Durable Object: Postgres learns of a finished
+ * What the user watched, newest first, from their Durable Object: Postgres learns of a finished
  * film only once the queue has carried it, the object knows at once. Best effort: Postgres's
  * history still applies if the object cannot answer.
  */
-async function recentlySeen(c: AppContext): Promise<string[]> {
+async function recentHistory(c: AppContext): Promise<HistoryView[]> {
   try {
     const page = await userState(c).history({ limit: RECENT_HISTORY_ITEMS });
-    return page.items.map((item) => item.content_id);
+    return page.items.map((item) => ({
+      content_id: item.content_id,
+      completion: item.completion_percentage / 100,
+      watched: item.watched,
+      at: item.last_watched_at ? Date.parse(item.last_watched_at) : 0,
+    }));
   } catch (error) {
     console.error("recommendations: recent history unavailable:", String(error));
     return [];
   }
 }
 
-/** The catalog's vectors (isolate cache) and the caller's profile, adapter and history (per request). */
-async function personalizationOf(c: AppContext, opts: { withRecentHistory: boolean }) {
+/**
+ * The catalog's vectors (isolate cache), the shared model (isolate cache over KV), the caller's
+ * profile and adapter (Postgres) and recent history (their Durable Object), scored together.
+ */
+async function personalizationOf(c: AppContext) {
   const config = c.var.config;
-  const [space, user, recent] = await orUnavailable("personalization", () =>
+  const [space, user, recent, loaded] = await orUnavailable("personalization", () =>
     Promise.all([
       catalogFeatures(config, waitUntilOf(c)),
       withDatabase(config, (db) => loadPersonalization(db, c.var.caller.sub)),
-      opts.withRecentHistory ? recentlySeen(c) : [],
+      recentHistory(c),
+      currentModel(c.env, config),
     ]),
   );
-  for (const id of recent) user.seen.add(id);
-  const scorer = new Scorer(space, user);
+  for (const view of recent) user.seen.add(view.content_id);
+  const scorer = new CollaborativeScorer(space, user, alignedWith(loaded, space), recent);
   const meta = {
     personalized: scorer.personalized,
     profile_version: user.profileVersion,
     adapter_version: user.adapterVersion,
+    model_version: scorer.collaborativeActive ? (loaded?.version ?? null) : null,
   };
   return { space, user, scorer, meta };
 }
@@ -131,14 +160,9 @@ const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
 function present(r: Recommendation): z.infer<typeof scoredItemSchema> {
   return {
-    content_id: r.item.id,
-    title: r.item.title,
-    kind: r.item.kind,
-    year: r.item.year,
-    genres: r.item.genres,
-    platforms: r.item.platforms,
-    rating: r.item.rating,
-    score: round(r.score),
+    ...titleOf(r.item),
+    // The shared model's scores may run a little past [0, 1]; the order is the ranking's.
+    score: round(Math.min(1, Math.max(0, r.score))),
     reason: r.reason,
     because_content_id: r.because,
   };
@@ -165,7 +189,7 @@ async function recommendationsFor(
 ) {
   const offset = offsetOf(request.cursor);
   const limit = Math.min(request.limit, MAX_RECOMMENDATIONS - offset);
-  const { space, user, scorer, meta } = await personalizationOf(c, { withRecentHistory: true });
+  const { space, user, scorer, meta } = await personalizationOf(c);
   const maturity = callerMaturity(c);
   const page = recommend(space as FeatureSpace, scorer, {
     seen: user.seen,
@@ -189,7 +213,10 @@ async function recommendationsFor(
 const base = guardedRouter(["/recommendations", "/personalization/*"], readOperation, requireUser);
 
 const listDescription =
-  "Catalog items scored by the caller's preference profile, adapter and popularity, best first. " +
+  "Catalog items scored for the caller, best first: the shared model learned from everyone's viewing, " +
+  "applied to the caller's own recent history (a film finished a second ago counts at once), with the " +
+  "preference profile on top; a reason names the watched film behind an item. Without a shared model " +
+  "(or for titles nobody watched yet) the profile, adapter and popularity score alone. " +
   "Anything in the caller's history is left out; a page never holds one series twice or more than " +
   "RECOMMEND_MAX_PER_GENRE items of one genre in any ten. A user with no history gets popular items. A " +
   "profile with a maturity limit is recommended only what the limit allows.";
@@ -225,7 +252,7 @@ export const recommendationRoutes = base
   .openapi(
     userRoute("Recommendations", "post", "/recommendations", "Personalized recommendations, with filters in the body", {
       description: listDescription,
-      request: { body: { content: json(recommendationsBody), required: true } },
+      request: { body: { content: json(recommendationsBody), required: false } },
       responses: {
         200: { description: "A page of recommendations", content: json(recommendationsSchema) },
         503: unavailableResponse,
@@ -255,7 +282,7 @@ export const recommendationRoutes = base
     }),
     async (c) => {
       const { content_ids } = c.req.valid("json");
-      const { space, scorer, meta } = await personalizationOf(c, { withRecentHistory: false });
+      const { space, scorer, meta } = await personalizationOf(c);
       const { scores, unknown } = scoreContent(space, scorer, content_ids);
       // What a profile's limit does not allow is, to that profile, not in the catalog.
       const limit = callerMaturity(c);

@@ -36,11 +36,20 @@ export function userState(c: AppContext) {
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-export const resourceId = (name: string) =>
+/** A path id; the example is a real catalog id, so tools that call the API with examples reach real content. */
+export const resourceId = (name: string, example = "film-the-matrix-1999") =>
   z
     .string()
     .regex(ID_PATTERN, "1-128 letters, digits or . _ : -")
-    .openapi({ param: { name, in: "path" }, example: "tt0133093" });
+    .openapi({ param: { name, in: "path" }, example });
+
+/** The `x-device-id` header of a write: the device making the change, whose own sockets are not sent the push. */
+export const deviceHeader = z.object({
+  "x-device-id": z.string().regex(ID_PATTERN, "1-128 letters, digits or . _ : -").optional().openapi({
+    example: "phone-7f3a",
+    description: "the device making the change: its own sockets are not sent the push",
+  }),
+});
 
 export const problemSchema = z
   .object({
@@ -55,25 +64,57 @@ export const problemSchema = z
 /** A JSON request body or response body of this schema. */
 export const json = <T extends z.ZodType>(schema: T) => ({ "application/json": { schema } });
 
+/**
+ * `schema` or null. For a named schema, `.nullable()` is lost on the way to the document (the
+ * generator answers the bare `$ref`); a union with null is published as `anyOf: [$ref, null]`.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
+
 /** A problem+json response. */
 export const problem = (description: string) => ({
   description,
   content: { "application/problem+json": { schema: problemSchema } },
 });
 
-/** The error responses every authenticated route can give. */
+/** A problem+json response that always carries Retry-After (429, 503). */
+export const retryProblem = (description: string) => ({
+  ...problem(description),
+  headers: {
+    "retry-after": {
+      description: "Seconds to wait before retrying",
+      required: true,
+      schema: { type: "integer" as const },
+    },
+  },
+});
+
+/** The error responses a route can give besides its own, by what the route is. */
 export const errorResponses = {
   400: problem("Invalid input"),
   401: problem("Missing or invalid access token"),
   404: problem("Not found"),
-  429: problem("Rate limited; see Retry-After"),
+  413: problem("Request body larger than the limit (256 KB)"),
+  415: problem("Request body is not application/json"),
+  429: retryProblem("Rate limited; see Retry-After"),
+  503: retryProblem(
+    "A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After",
+  ),
 };
+
+/** What an admin-only route answers besides the usual errors. */
+export const adminOnly = { 403: problem("Not an admin: the route needs the admin role") };
 
 /** What a route spec says beyond its method, path and summary. */
 type RouteSpec = Omit<RouteConfig, "method" | "path" | "summary" | "tags" | "security">;
 
-/** A route's spec around what is particular to it: its security, its group's tag, the usual error responses. */
-function routeSpec(security: RouteConfig["security"]) {
+const WRITES = new Set(["post", "put", "patch", "delete"]);
+
+/**
+ * A route's spec around what is particular to it: its security, its group's tag, and the error
+ * responses every route of its kind can give: 400; 404 when the path names something; 413 on
+ * writes (the body limit); 415 where a JSON body is read; 401, 429 and 503 when signed in.
+ */
+function routeSpec(security: RouteConfig["security"], signedIn: boolean) {
   return <const M extends RouteConfig["method"], const P extends string, const S extends RouteSpec>(
     tag: string,
     method: M,
@@ -88,15 +129,25 @@ function routeSpec(security: RouteConfig["security"]) {
       tags: [tag],
       summary,
       ...spec,
-      responses: { ...spec.responses, ...errorResponses },
+      responses: {
+        400: errorResponses[400],
+        ...(path.includes("{") ? { 404: errorResponses[404] } : {}),
+        ...(WRITES.has(method) ? { 413: errorResponses[413] } : {}),
+        ...(spec.request?.body ? { 415: errorResponses[415] } : {}),
+        ...(signedIn ? { 401: errorResponses[401], 429: errorResponses[429], 503: errorResponses[503] } : {}),
+        ...spec.responses,
+      },
     });
 }
 
 /** The spec of a route a signed-in caller calls (bearer token). */
-export const userRoute = routeSpec([{ bearer: [] }]);
+export const userRoute = routeSpec([{ bearer: [] }], true);
+
+/** The spec of a route where a token is optional: a valid one personalizes, an invalid one is a 401. */
+export const optionalUserRoute = routeSpec([{}, { bearer: [] }], true);
 
 /** The spec of a route anyone may call. */
-export const publicRoute = routeSpec(undefined);
+export const publicRoute = routeSpec(undefined, false);
 
 export const limitQuery = z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 });
 export const cursorQuery = z.string().max(512).optional().openapi({ description: "opaque; from next_cursor" });
@@ -157,7 +208,7 @@ export const unavailable = (area: PostgresArea) => {
 };
 
 /** The documented 503 of a route that reads Postgres. */
-export const unavailableResponse = problem("Postgres is unreachable; retry after Retry-After");
+export const unavailableResponse = retryProblem("Postgres is unreachable; retry after Retry-After");
 
 /**
  * Runs `work`; a failure that is not already a problem (Postgres unreachable, a pool that timed
@@ -176,3 +227,13 @@ export async function orUnavailable<T>(area: PostgresArea, work: () => Promise<T
 /** `work` on a database of its own, for this request; an outage is the area's 503. */
 export const withPostgres = <T>(c: AppContext, area: PostgresArea, work: (db: Database) => Promise<T>) =>
   orUnavailable(area, () => withDatabase(c.var.config, work));
+
+/** The request's `waitUntil`, to finish work after the answer; undefined outside a request. */
+export function waitUntilOf(c: AppContext): ((promise: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { optionalUser } from "../auth";
 import { HttpProblem } from "../contracts/problems";
 import type { ContentKind } from "../domain/catalog";
@@ -14,7 +14,7 @@ import { currentSearchIndex, SearchUnavailableError, searchIndexVersion } from "
 import { MAX_QUERY_TERMS } from "../search/terms";
 import { tokenize } from "../search/text";
 import { callerMaturity, maturityKey } from "./maturity";
-import { cursorQuery, errorResponses, json, router } from "./router";
+import { cursorQuery, json, optionalUserRoute, problem, router } from "./router";
 
 export const MAX_QUERY_LENGTH = 512;
 const MAX_PAGE = 1000;
@@ -35,7 +35,8 @@ const filterFields = {
   }),
   year_min: z.coerce.number().int().min(1800).max(2200).optional(),
   year_max: z.coerce.number().int().min(1800).max(2200).optional(),
-  rating_min: z.coerce.number().min(0).max(10).optional(),
+  // A coerced number is published as nullable; the API takes a number.
+  rating_min: z.coerce.number().min(0).max(10).optional().openapi({ type: "number", minimum: 0, maximum: 10 }),
   cursor: cursorQuery,
 };
 
@@ -177,36 +178,29 @@ const description =
   "Page with `page`/`page_size`, or pass `next_cursor` back as `cursor` with the same query and filters. " +
   "The bearer token is optional here.";
 
+const cursorExpired = problem("The index version of the cursor is gone; search again");
+
 const base = router();
 base.use("/search", readOperation, optionalUser);
 
 export const searchRoutes = base
   .openapi(
-    createRoute({
-      method: "get",
-      path: "/search",
-      security: [{ bearer: [] }],
-      tags: ["Search"],
-      summary: "Search the catalog",
+    optionalUserRoute("Search", "get", "/search", "Search the catalog", {
       description,
       request: { query: searchQuery },
-      responses: { 200: { description: "A page of results", content: json(searchResponse) }, ...errorResponses },
+      responses: { 200: { description: "A page of results", content: json(searchResponse) }, 410: cursorExpired },
     }),
     async (c) => c.json(await runSearch(c, c.req.valid("query")), 200),
   )
   .openapi(
-    createRoute({
-      method: "post",
-      path: "/search",
-      security: [{ bearer: [] }],
-      tags: ["Search"],
-      summary: "Search the catalog (parameters in a JSON body)",
+    optionalUserRoute("Search", "post", "/search", "Search the catalog (parameters in a JSON body)", {
       description,
-      request: { body: { content: json(searchBody), required: true } },
-      responses: { 200: { description: "A page of results", content: json(searchResponse) }, ...errorResponses },
+      request: { body: { content: json(searchBody), required: false } },
+      responses: { 200: { description: "A page of results", content: json(searchResponse) }, 410: cursorExpired },
     }),
     async (c) => {
-      const { query, ...rest } = c.req.valid("json");
+      // Without a body the validator hands over {} as it is: the schema gives the defaults.
+      const { query, ...rest } = searchBody.parse(c.req.valid("json"));
       return c.json(await runSearch(c, { q: query, ...rest }), 200);
     },
   );

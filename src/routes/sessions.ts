@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { requireUserState } from "../auth";
 import { unwrap } from "../contracts/outcomes";
 import { HttpProblem, notFound } from "../contracts/problems";
+import { requireKnownContent } from "./known-content";
 import { requireViewable } from "./maturity";
-import { errorResponses, guardedRouter, json, problem, removedOr404, resourceId, userRoute, userState } from "./router";
+import { guardedRouter, json, problem, removedOr404, resourceId, userRoute, userState } from "./router";
 
 const playbackState = z.enum(["playing", "paused", "stopped"]);
 const seconds = z.number().finite().min(0).max(10_000_000);
@@ -51,8 +52,8 @@ export const sessionRoutes = guardedRouter(["/sessions", "/sessions/*"], require
   .openapi(
     userRoute("Playback", "post", "/sessions", "Start a playback session", {
       description:
-        "Returns the session and where to resume, by the resume rules. A profile with a maturity limit cannot " +
-        "start content above it: 403 `maturity-restricted`.",
+        "Returns the session and where to resume, by the resume rules. 404 when the catalog does not hold " +
+        "`content_id`. A profile with a maturity limit cannot start content above it: 403 `maturity-restricted`.",
       request: { body: { content: json(createBody), required: true } },
       responses: {
         201: {
@@ -60,10 +61,12 @@ export const sessionRoutes = guardedRouter(["/sessions", "/sessions/*"], require
           content: json(sessionSchema.extend({ resume_position_seconds: z.number().nullable() })),
         },
         403: problem("Above the profile's maturity limit"),
+        404: problem("No such content in the catalog"),
       },
     }),
     async (c) => {
       const body = c.req.valid("json");
+      await requireKnownContent(c, body.content_id);
       await requireViewable(c, body.content_id);
       const { session, resume_position_seconds } = unwrap(await userState(c).createSession(body));
       return c.json({ ...session, resume_position_seconds }, 201);
@@ -85,7 +88,7 @@ export const sessionRoutes = guardedRouter(["/sessions", "/sessions/*"], require
       request: { params: sessionParams, body: { content: json(positionBody), required: true } },
       responses: {
         200: { description: "The session", content: json(sessionSchema) },
-        409: errorResponses[404],
+        409: problem("The session has ended; start a new one"),
       },
     }),
     async (c) => {

@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import { requireActiveFamily, requireUserState, verifyAccessToken } from "../auth";
 import { unwrap } from "../contracts/outcomes";
 import { HttpProblem } from "../contracts/problems";
@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from "../domain/cursor";
 import { HLC_PATTERN, parseHlc } from "../domain/hlc";
 import type { SyncOp } from "../domain/sync-replica";
 import type { AppContext } from "../env";
+import { contentNotFound, requireKnownContent, unknownContentIds } from "./known-content";
 import { viewableIds } from "./maturity";
 import {
   badCursor,
@@ -16,9 +17,11 @@ import {
   guardedRouter,
   ID_PATTERN,
   json,
+  orNull,
   pageCursor,
   pageOf,
   pageQuery,
+  problem,
   removedOr404,
   resourceId,
   userRoute,
@@ -43,7 +46,7 @@ const tagField = idField("001767225600000:000000:phone-7f3a").openapi({
 
 const opBase = {
   op_id: idField("4f9c2a4e-0d7e-4c55-9d1e-1f3b1c9a7e21").openapi({ description: "idempotency key of the op" }),
-  content_id: idField("tt0133093"),
+  content_id: idField("film-the-matrix-1999"),
   hlc: hlcField,
 };
 
@@ -57,6 +60,24 @@ const opSchema = z
       position_seconds: z.number().finite().min(0).max(10_000_000),
       duration_seconds: z.number().finite().min(0).max(10_000_000),
       state: z.enum(["playing", "paused", "stopped"]),
+    }),
+    z.object({
+      type: z.literal("rating.set"),
+      ...opBase,
+      rating: z.number().int().min(1).max(10).nullable().openapi({ description: "1-10, or null to remove" }),
+    }),
+    z.object({
+      type: z.literal("hidden.set"),
+      ...opBase,
+      hidden: z.boolean().openapi({ description: "hide the card from continue watching, or show it again" }),
+    }),
+    z.object({
+      type: z.literal("play.add"),
+      ...opBase,
+      watched_at: z.iso
+        .datetime({ offset: true })
+        .refine((t) => Date.parse(t) >= Date.parse("1900-01-01T00:00:00Z"), "must not be before 1900")
+        .openapi({ description: "when the item was finished; the same time twice is one play" }),
     }),
   ])
   .openapi("SyncOp");
@@ -134,6 +155,9 @@ function websocketToken(c: AppContext, query: string | undefined): { token: stri
 const unauthorized = (detail: string) =>
   new HttpProblem(401, "unauthorized", detail, { headers: { "www-authenticate": 'Bearer realm="media-gateway"' } });
 
+/** The socket's token: the Authorization header or `access_token` (or the subprotocol pair, which OpenAPI cannot name). */
+const socketSecurity: RouteConfig["security"] = [{ bearer: [] }, { access_token: [] }];
+
 // ---- routes ----
 
 export const syncRoutes = guardedRouter(
@@ -160,13 +184,19 @@ export const syncRoutes = guardedRouter(
   .openapi(
     userRoute("Sync", "post", "/sync/ops", "Apply a batch of ops made offline", {
       description:
+        "Ops: `watchlist.add`, `watchlist.remove`, `progress.set`, `rating.set` (1-10, or null to remove), " +
+        "`hidden.set` (a continue-watching card) and `play.add` (finished at `watched_at`). " +
         "All or nothing: a malformed op, an unknown type, an HLC too far in the future, a reused tag or a " +
-        "batch above the limit refuses the whole batch. Idempotent by `op_id`: a batch sent twice changes nothing.",
+        "batch above the limit refuses the whole batch. Idempotent by `op_id`: a batch sent twice changes nothing. " +
+        "A `watchlist.add` or `progress.set` naming content the catalog does not hold refuses the batch with a 404 " +
+        "whose `errors` name each such op (`ops.<i>.content_id`); drop those ops and send the rest again. " +
+        "`watchlist.remove` may name content that left the catalog.",
       request: { body: { content: json(opsBody), required: true } },
       responses: {
         200: { description: "Applied", content: json(opsResult) },
-        409: errorResponses[404],
-        413: errorResponses[400],
+        404: problem("An op adds or writes content the catalog does not hold"),
+        409: problem("A tag of the batch already names another watchlist item"),
+        413: problem("The batch has more ops than SYNC_MAX_OPS_PER_BATCH, or the body is above the limit"),
       },
     }),
     async (c) => {
@@ -177,6 +207,11 @@ export const syncRoutes = guardedRouter(
           errors: [{ path: "ops", message: `${body.ops.length} ops > ${max}` }],
         });
       }
+      const named = body.ops.flatMap((op, i) =>
+        op.type === "watchlist.remove" ? [] : [{ path: `ops.${i}.content_id`, id: op.content_id }],
+      );
+      const unknown = new Set(await unknownContentIds(c, [...new Set(named.map((n) => n.id))]));
+      if (unknown.size > 0) throw contentNotFound(named.filter((n) => unknown.has(n.id)));
       const ops: SyncOp[] = body.ops.map((op) => (op.type === "watchlist.add" ? { ...op, tag: op.tag ?? op.hlc } : op));
       const result = unwrap(await userState(c).applyOps({ device_id: body.device_id ?? null, ops }));
       const count = (status: string) => result.results.filter((r) => r.status === status).length;
@@ -213,7 +248,9 @@ export const syncRoutes = guardedRouter(
   )
   .openapi(
     userRoute("Sync", "put", "/sync/watchlist/{content_id}", "Add to the watchlist", {
-      description: "201 with a new tag; 200 when the item is already in the list (nothing changes).",
+      description:
+        "201 with a new tag; 200 when the item is already in the list (nothing changes). 404 when the catalog " +
+        "does not hold the content.",
       request: { params: contentParams, headers: deviceHeader },
       responses: {
         200: { description: "Already there", content: json(watchlistItemSchema) },
@@ -221,6 +258,7 @@ export const syncRoutes = guardedRouter(
       },
     }),
     async (c) => {
+      await requireKnownContent(c, c.req.valid("param").content_id);
       const { item, created } = unwrap(
         await userState(c).addToWatchlist(
           c.req.valid("param").content_id,
@@ -271,17 +309,20 @@ export const syncRoutes = guardedRouter(
     userRoute("Sync", "put", "/sync/progress/{content_id}", "Last-writer-wins write of a progress register", {
       description:
         "Ordered by HLC: the client's `hlc` when given (merged into the server clock), else the server's. " +
-        "`applied` is false when a later write already holds the register; the response shows that write.",
+        "`applied` is false when a later write already holds the register; the response shows that write " +
+        "(`progress: null` when that write cleared the item's history). 404 when the catalog does not hold the content.",
       request: { params: contentParams, body: { content: json(progressBody), required: true } },
       responses: {
         200: {
           description: "The register after the write",
-          content: json(z.object({ applied: z.boolean(), progress: syncProgressSchema.nullable() })),
+          content: json(z.object({ applied: z.boolean(), progress: orNull(syncProgressSchema) })),
         },
       },
     }),
     async (c) => {
-      const result = unwrap(await userState(c).putProgress(c.req.valid("param").content_id, c.req.valid("json")));
+      const { content_id } = c.req.valid("param");
+      await requireKnownContent(c, content_id);
+      const result = unwrap(await userState(c).putProgress(content_id, c.req.valid("json")));
       return c.json(result, 200);
     },
   )
@@ -303,10 +344,14 @@ export const syncRoutes = guardedRouter(
           access_token: z.string().max(8192).optional(),
         }),
       },
+      security: socketSecurity,
       responses: {
         101: { description: "Switching protocols" },
-        426: errorResponses[400],
-        ...errorResponses,
+        400: errorResponses[400],
+        401: errorResponses[401],
+        426: problem("Not a WebSocket upgrade"),
+        429: errorResponses[429],
+        503: errorResponses[503],
       },
     }),
     async (c) => {

@@ -115,6 +115,7 @@ export async function serverFeatures(baseUrl: string) {
     devices: has("/api/v1/devices"),
     live: has("/api/v1/sync/ws"),
     recommendations: has("/api/v1/recommendations"),
+    nextUp: has("/api/v1/next-up"),
   };
 }
 

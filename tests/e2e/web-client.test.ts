@@ -325,4 +325,67 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
     await player.getByRole("button", { name: "Close" }).click();
     expectNoPageErrors();
   });
+
+  test("finishing an episode offers 'Play S1E4', and the Next Up row follows the series", async (ctx) => {
+    ctx.skip(!features.content || !features.nextUp, "waiting for /api/v1/content and /api/v1/next-up");
+    const show = "series-night-signal";
+    const page = await signedInPage("binge");
+    // The first two episodes were watched on another device.
+    const marked = await page.evaluate(
+      async (ids) => {
+        const authorization = `Bearer ${localStorage.getItem("mg.access_token")}`;
+        const statuses = [];
+        for (const id of ids) {
+          statuses.push(
+            (await fetch(`/api/v1/history/${id}/watched`, { method: "PUT", headers: { authorization } })).status,
+          );
+        }
+        return statuses;
+      },
+      [`${show}-s01e01`, `${show}-s01e02`],
+    );
+    expect(marked).toEqual([200, 200]);
+    await page.reload();
+
+    // Next Up offers the third, and its card opens the player on it.
+    const row = page.locator("#row-next-up");
+    const third = row.getByRole("button", { name: /^Play S1E3/ });
+    await expect.poll(() => third.count(), { timeout: LIVE_MS }).toBe(1);
+    await third.click();
+    const player = page.getByRole("dialog", { name: "Night Signal S1E3" });
+    await expect.poll(() => player.isVisible()).toBe(true);
+    await expect.poll(() => page.locator("#player-status").textContent()).toBe("Ready to play.");
+    await player.getByRole("button", { name: "Play", exact: true }).click();
+    await expect.poll(() => player.getByRole("button", { name: "Pause" }).isVisible()).toBe(true);
+    // To the end (47 minutes): the next episode is offered.
+    await player.getByRole("slider", { name: "Position" }).fill(String(47 * 60));
+    const next = player.getByRole("button", { name: "Play S1E4" });
+    await expect.poll(() => next.isVisible(), { timeout: LIVE_MS }).toBe(true);
+    // Rated from the player: saved at once.
+    await player.getByLabel("Your rating").selectOption("9");
+    const rated = () =>
+      page.evaluate(async () => {
+        const authorization = `Bearer ${localStorage.getItem("mg.access_token")}`;
+        return (await (await fetch("/api/v1/ratings", { headers: { authorization } })).json()).items;
+      });
+    await expect.poll(rated).toEqual([expect.objectContaining({ content_id: `${show}-s01e03`, rating: 9 })]);
+    await screenshot(page, "11-play-next-episode", { fullPage: false });
+    await player.getByRole("button", { name: "Close" }).click();
+    await expect.poll(() => player.isVisible()).toBe(false);
+
+    // The row moved on with the series, and continue watching shows it once, as that episode.
+    await expect
+      .poll(() => row.getByRole("button", { name: /^Play S1E/ }).allTextContents(), { timeout: LIVE_MS })
+      .toEqual([expect.stringMatching(/^Play S1E4/)]);
+    await expect
+      .poll(() =>
+        page
+          .locator("#row-continue")
+          .getByRole("button", { name: /^Play S1E/ })
+          .allTextContents(),
+      )
+      .toEqual([expect.stringMatching(/^Play S1E4/)]);
+    await screenshot(page, "12-next-up-row");
+    expectNoPageErrors();
+  });
 });

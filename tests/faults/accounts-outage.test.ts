@@ -12,10 +12,10 @@ describe("accounts and experiments with Postgres unreachable", () => {
     const live = await newAccount();
     expect((await revoked.api.post("/api/v1/auth/logout")).status).toBe(204);
     await setDatabase("down");
-    expect((await revoked.api.get("/api/v1/resume/movie-1")).status).toBe(401);
-    expect((await live.api.get("/api/v1/resume/movie-1")).status).toBe(200);
+    expect((await revoked.api.get("/api/v1/resume/film-the-matrix-1999")).status).toBe(401);
+    expect((await live.api.get("/api/v1/resume/film-the-matrix-1999")).status).toBe(200);
     const session = await live.api.post("/api/v1/sessions", {
-      content_id: "movie-1",
+      content_id: "film-the-matrix-1999",
       device_id: "tv",
       duration_seconds: 60,
     });

@@ -41,19 +41,19 @@ function richBatch(prefix: string) {
   const [a, b, c] = ["a", "b", "c"].map((u) => `${prefix}-${u}`) as [string, string, string];
   const base = 1_800_000_000_000;
   const events: unknown[] = [
-    progress(a, "film-1", 600, base + 3000),
-    progress(a, "film-1", 300, base + 1000),
-    progress(a, "film-2", 3500, base + 2000, { state: "stopped" }),
-    progress(b, "film-1", 100, base + 1000),
+    progress(a, "film-alien-1979", 600, base + 3000),
+    progress(a, "film-alien-1979", 300, base + 1000),
+    progress(a, "film-amadeus-1984", 3500, base + 2000, { state: "stopped" }),
+    progress(b, "film-alien-1979", 100, base + 1000),
     makeEvent("history-cleared", b, hlc(base + 5000), { before_hlc: hlc(base + 5000) }),
-    progress(b, "film-3", 900, base + 6000),
+    progress(b, "film-annie-hall-1977", 900, base + 6000),
     makeEvent("watchlist-changed", c, hlc(base + 1000), {
-      content_id: "film-4",
+      content_id: "film-apollo-13-1995",
       present: true,
       entries: [{ tag: hlc(base + 1000, 1), added_hlc: hlc(base + 1000, 1), removed_hlc: null }],
     }),
     makeEvent("watchlist-changed", c, hlc(base + 2000), {
-      content_id: "film-5",
+      content_id: "film-avatar-2009",
       present: false,
       entries: [{ tag: hlc(base + 900, 2), added_hlc: hlc(base + 900, 2), removed_hlc: hlc(base + 2000) }],
     }),

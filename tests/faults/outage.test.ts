@@ -14,7 +14,7 @@ describe("Postgres unreachable", () => {
     expect(health.json.checks.postgres.ok).toBe(false);
 
     const acknowledged = new Map<string, number>();
-    for (const content of ["outage-a", "outage-b", "outage-c"]) {
+    for (const content of ["film-alien-1979", "film-amadeus-1984", "film-annie-hall-1977"]) {
       const session = await api.post("/api/v1/sessions", {
         content_id: content,
         device_id: "tv",
@@ -38,12 +38,16 @@ describe("Postgres unreachable", () => {
       (r) => r.length === 3 && r.every((row) => row.positionSeconds === acknowledged.get(row.contentId)),
       45_000,
     );
-    expect(rows.map((r) => r.contentId).sort()).toEqual(["outage-a", "outage-b", "outage-c"]);
+    expect(rows.map((r) => r.contentId).sort()).toEqual([
+      "film-alien-1979",
+      "film-amadeus-1984",
+      "film-annie-hall-1977",
+    ]);
     const one = await db((d) =>
       d
         .select()
         .from(watchHistory)
-        .where(and(eq(watchHistory.userId, id), eq(watchHistory.contentId, "outage-a"))),
+        .where(and(eq(watchHistory.userId, id), eq(watchHistory.contentId, "film-alien-1979"))),
     );
     expect(one).toHaveLength(1);
   });

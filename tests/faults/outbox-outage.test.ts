@@ -44,7 +44,7 @@ describe("the outbox after a long queue outage", () => {
         expect(res.status).toBe(201);
       }
       const session = await user.api.post("/api/v1/sessions", {
-        content_id: "film-1",
+        content_id: "film-alien-1979",
         device_id: "dev-0",
         duration_seconds: 7200,
       });
@@ -57,7 +57,7 @@ describe("the outbox after a long queue outage", () => {
       }
       finalPosition.set(user.id, 3600);
       // The queue being down changes nothing for the user's reads.
-      expect((await user.api.get("/api/v1/resume/film-1")).json.position_seconds).toBe(3600);
+      expect((await user.api.get("/api/v1/resume/film-alien-1979")).json.position_seconds).toBe(3600);
     }
 
     // The alarm keeps failing and backs off, without losing or reordering anything.
@@ -122,7 +122,7 @@ describe("the outbox after a long queue outage", () => {
             d
               .select()
               .from(watchHistory)
-              .where(and(eq(watchHistory.userId, user.id), eq(watchHistory.contentId, "film-1"))),
+              .where(and(eq(watchHistory.userId, user.id), eq(watchHistory.contentId, "film-alien-1979"))),
           ),
         (rows) => rows[0]?.positionSeconds === finalPosition.get(user.id),
         30_000,

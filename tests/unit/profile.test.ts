@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildProfile, engagement, genrePreferences, recencyWeight } from "../../src/domain/profile";
+import { buildProfile, EXPLICIT_WEIGHT, engagement, genrePreferences, recencyWeight } from "../../src/domain/profile";
 import { DAY, film, NOW, view } from "./personalization-fixtures";
 
 const action = film("film-action", { genres: ["Action"], director: "John Woo" });
@@ -14,6 +14,25 @@ describe("preference profile", () => {
     expect(engagement({ completion: 0.6, watched: false })).toBeLessThan(1);
     expect(engagement({ completion: 0.05, watched: false })).toBeLessThan(0);
     expect(engagement({ completion: 0, watched: false })).toBe(-0.5);
+  });
+
+  it("lets a rating outweigh the viewing: a finished film rated 2 counts against its genre", () => {
+    expect(engagement({ completion: 1, watched: true, rating: 10 })).toBe(EXPLICIT_WEIGHT);
+    expect(engagement({ completion: 1, watched: true, rating: 1 })).toBe(-EXPLICIT_WEIGHT);
+    const rated = buildProfile(
+      [
+        { ...view(action, 1), rating: 2 },
+        view(comedy, 1),
+        // Rated without watching: counts for its genre, and is not an abandoned view.
+        { ...view(horror, 0), rating: 9, viewed: false },
+      ],
+      { halfLifeDays: 30 },
+    );
+    expect(rated.weights.genre.Action).toBeLessThan(0);
+    expect(rated.weights.genre.Horror).toBe(1);
+    expect(rated.weights.genre.Comedy).toBeGreaterThan(0);
+    expect(rated.weights.genre.Comedy).toBeLessThan(rated.weights.genre.Horror as number);
+    expect(rated.abandoned).toBe(0);
   });
 
   it("weighs finished views more than abandoned ones", () => {

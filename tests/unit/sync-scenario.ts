@@ -9,7 +9,13 @@ import { seededRandom } from "../../src/domain/catalog";
 import { decodeHlc, encodeHlc, HlcClock } from "../../src/domain/hlc";
 import { type SyncOp, SyncReplica } from "../../src/domain/sync-replica";
 
-export const ELEMENTS = ["movie-a", "movie-b", "movie-c", "episode-d"];
+/** Content of the seeded catalog: the worker tests replay scenarios against the real server. */
+export const ELEMENTS = [
+  "film-alien-1979",
+  "film-amadeus-1984",
+  "film-annie-hall-1977",
+  "series-distant-empire-s01e01",
+];
 export const DURATION = 3600;
 const HOUR = 3600_000;
 

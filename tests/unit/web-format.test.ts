@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  episodeCode,
   formatClock,
   initials,
+  nextUpReasonText,
   relativeTime,
   resumeLabel,
   spokenDuration,
@@ -59,5 +61,16 @@ describe("the web client's formatting", () => {
     expect(tokenSubject(`eyJhbGciOiJIUzI1NiJ9.${payload}.signature`)).toBe("alice");
     expect(tokenSubject("not a token")).toBeNull();
     expect(tokenSubject(null)).toBeNull();
+  });
+});
+
+describe("episode buttons", () => {
+  it("names an episode by season and number, a special as such, and says why it is next", () => {
+    expect(episodeCode(1, 4)).toBe("S1E4");
+    expect(episodeCode(12, 10)).toBe("S12E10");
+    expect(episodeCode(0, 2)).toBe("Special 2");
+    expect(nextUpReasonText("new_season")).toBe("New season");
+    expect(nextUpReasonText("in_progress")).toBe("Continue where you stopped");
+    expect(nextUpReasonText("something else")).toBe("");
   });
 });

@@ -1,5 +1,5 @@
 import { evictDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
@@ -9,13 +9,14 @@ import { tokenFamilies } from "../../src/db/schema";
 import type { App } from "../../src/env";
 import { userState } from "../../src/routes/router";
 import { login, newAccount, refresh } from "./accounts";
+import { workerFetch } from "./contract-harness";
 import { client, db, newUser, tokenFor, userStub, withUserApi } from "./helpers";
 
 const familyRow = (id: string) =>
   db((d) => d.select().from(tokenFamilies).where(eq(tokenFamilies.id, id))).then((rows) => rows[0]);
 
 const startSession = (api: ReturnType<typeof client>) =>
-  api.post("/api/v1/sessions", { content_id: "movie-1", device_id: "tv", duration_seconds: 3600 });
+  api.post("/api/v1/sessions", { content_id: "film-the-matrix-1999", device_id: "tv", duration_seconds: 3600 });
 
 /** A public route that accepts an optional token, as search does, served by the real middleware. */
 const publicApp = new Hono<App>()
@@ -51,7 +52,7 @@ describe("logout and revoke-family", () => {
     expect((await startSession(account.api)).status).toBe(201);
     expect((await account.api.post("/api/v1/auth/logout")).status).toBe(204);
 
-    expect((await account.api.get("/api/v1/resume/movie-1")).status).toBe(401);
+    expect((await account.api.get("/api/v1/resume/film-the-matrix-1999")).status).toBe(401);
     expect((await startSession(account.api)).status).toBe(401);
     expect((await account.api.get("/api/v1/me")).status).toBe(401);
     expect((await account.api.post("/api/v1/auth/logout")).status).toBe(401);
@@ -101,7 +102,7 @@ describe("logout and revoke-family", () => {
     const user = await newAccount();
     const admin = await newAccount({ admin: true });
     expect((await admin.api.post(`/api/v1/auth/revoke-family/${user.familyId}`)).status).toBe(204);
-    expect((await user.api.get("/api/v1/resume/movie-1")).status).toBe(401);
+    expect((await user.api.get("/api/v1/resume/film-the-matrix-1999")).status).toBe(401);
     expect((await familyRow(user.familyId))?.revokedReason).toBe("revoked-by-admin");
   });
 
@@ -155,7 +156,7 @@ describe("where revocation holds", () => {
   it("on the sync WebSocket upgrade, whichever way the token comes", async () => {
     const account = await newAccount();
     const upgrade = (query: string, headers: Record<string, string>) =>
-      exports.default.fetch(
+      workerFetch(
         new Request(`http://gateway.test/api/v1/sync/ws${query}`, { headers: { upgrade: "websocket", ...headers } }),
       );
     const open = await upgrade("", { authorization: `Bearer ${account.accessToken}` });
@@ -176,14 +177,14 @@ describe("where revocation holds", () => {
 
   it("on sync and device writes: refused, and nothing is written", async () => {
     const account = await newAccount();
-    expect((await account.api.put("/api/v1/sync/watchlist/movie-9")).status).toBeLessThan(300);
+    expect((await account.api.put("/api/v1/sync/watchlist/film-inception-2010")).status).toBeLessThan(300);
     await account.api.post("/api/v1/auth/logout");
-    expect((await account.api.put("/api/v1/sync/watchlist/movie-10")).status).toBe(401);
+    expect((await account.api.put("/api/v1/sync/watchlist/film-jaws-1975")).status).toBe(401);
     expect((await account.api.put("/api/v1/devices/tv", { device_type: "TV", platform: "tizen" })).status).toBe(401);
     expect((await account.api.get("/api/v1/sync/watchlist")).status).toBe(401);
     const state = await withUserApi(account.userId, (api) => api.watchlist({ limit: 100 }));
-    expect(JSON.stringify(state)).toContain("movie-9");
-    expect(JSON.stringify(state)).not.toContain("movie-10");
+    expect(JSON.stringify(state)).toContain("film-inception-2010");
+    expect(JSON.stringify(state)).not.toContain("film-jaws-1975");
     const devices = await withUserApi(account.userId, (api) => api.devices({ limit: 100 }));
     expect(JSON.stringify(devices)).not.toContain('"tv"');
   });
@@ -196,7 +197,7 @@ describe("where revocation holds", () => {
       ["GET", "/api/v1/sync"],
       ["GET", "/api/v1/devices"],
       ["GET", "/api/v1/recommendations"],
-      ["POST", "/api/v1/personalization/score", { content_ids: ["movie-1"] }],
+      ["POST", "/api/v1/personalization/score", { content_ids: ["film-the-matrix-1999"] }],
       ["GET", "/api/v1/profile"],
       ["POST", "/api/v1/profile/update", {}],
       ["GET", "/api/v1/experiments"],
@@ -218,10 +219,10 @@ describe("where revocation holds", () => {
 
   it("after the user's Durable Object restarts: the revocation is read back from its storage", async () => {
     const account = await newAccount();
-    expect((await account.api.get("/api/v1/resume/movie-1")).status).toBe(200);
+    expect((await account.api.get("/api/v1/resume/film-the-matrix-1999")).status).toBe(200);
     await account.api.post("/api/v1/auth/logout");
     await evictDurableObject(userStub(account.userId));
-    expect((await account.api.get("/api/v1/resume/movie-1")).status).toBe(401);
+    expect((await account.api.get("/api/v1/resume/film-the-matrix-1999")).status).toBe(401);
     expect((await account.api.get("/api/v1/me")).status).toBe(401);
     expect((await callPublic(account.accessToken)).status).toBe(401);
   });

@@ -32,14 +32,14 @@ describe("refresh-token rotation", () => {
     const rotated = await refresh(account.refreshToken);
     expect(rotated.status).toBe(200);
     const newest = client(rotated.json.access_token);
-    expect((await newest.get("/api/v1/resume/movie-1")).status).toBe(200);
+    expect((await newest.get("/api/v1/resume/film-the-matrix-1999")).status).toBe(200);
 
     const replay = await refresh(account.refreshToken);
     expect(replay.status).toBe(401);
     expect(replay.json.detail).toMatch(/already used/);
 
     // The newest access token of the family: refused on a user-state endpoint and elsewhere.
-    const resume = await newest.get("/api/v1/resume/movie-1");
+    const resume = await newest.get("/api/v1/resume/film-the-matrix-1999");
     expect(resume.status).toBe(401);
     expect(resume.headers.get("content-type")).toBe("application/problem+json");
     expect(resume.json.type).toContain("token-revoked");

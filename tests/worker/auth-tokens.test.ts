@@ -14,7 +14,7 @@ const b64url = (value: unknown) =>
 const now = () => Math.floor(Date.now() / 1000);
 
 async function expect401(token: string, detail?: RegExp) {
-  for (const path of ["/api/v1/me", "/api/v1/resume/movie-1"]) {
+  for (const path of ["/api/v1/me", "/api/v1/resume/film-the-matrix-1999"]) {
     const res = await client(token).get(path);
     expect(res.status).toBe(401);
     expect(res.headers.get("content-type")).toBe("application/problem+json");

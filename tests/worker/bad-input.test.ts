@@ -28,7 +28,11 @@ describe("bad input is a 4xx problem and changes nothing", () => {
 
   it("refuses negative, non-numeric and absurd positions without moving the session", async () => {
     const { api } = await newUser();
-    const s = await api.post("/api/v1/sessions", { content_id: "m", device_id: "tv", duration_seconds: 3600 });
+    const s = await api.post("/api/v1/sessions", {
+      content_id: "film-memento-2001",
+      device_id: "tv",
+      duration_seconds: 3600,
+    });
     await api.patch(`/api/v1/sessions/${s.json.id}/position`, { position_seconds: 600 });
     for (const body of [
       { position_seconds: -1 },
@@ -43,20 +47,28 @@ describe("bad input is a 4xx problem and changes nothing", () => {
     }
     expectProblem(await api.raw("PATCH", `/api/v1/sessions/${s.json.id}/position`, '{"position_seconds": NaN}'), 400);
     expect((await api.get(`/api/v1/sessions/${s.json.id}`)).json.position_seconds).toBe(600);
-    expect((await api.get("/api/v1/resume/m")).json.position_seconds).toBe(600);
+    expect((await api.get("/api/v1/resume/film-memento-2001")).json.position_seconds).toBe(600);
   });
 
-  it("answers 404 for unknown sessions and routes", async () => {
+  it("answers 404 for unknown sessions and routes, 405 for a method a known route does not have", async () => {
     const { api } = await newUser();
     expectProblem(await api.get(`/api/v1/sessions/${crypto.randomUUID()}`), 404);
     expectProblem(await api.patch("/api/v1/sessions/nope/position", { position_seconds: 1 }), 404);
     expectProblem(await api.delete("/api/v1/sessions/nope"), 404);
     expectProblem(await api.get("/api/v1/no-such-thing"), 404);
+    const wrongMethod = await api.delete("/api/v1/sessions/nope/position");
+    expectProblem(wrongMethod, 405);
+    expect(wrongMethod.headers.get("allow")).toBe("PATCH");
   });
 
   it("refuses oversized payloads with 413", async () => {
     const { api } = await newUser();
-    const huge = { content_id: "m", device_id: "tv", duration_seconds: 10, quality: "x".repeat(400_000) };
+    const huge = {
+      content_id: "film-memento-2001",
+      device_id: "tv",
+      duration_seconds: 10,
+      quality: "x".repeat(400_000),
+    };
     expectProblem(await api.post("/api/v1/sessions", huge), 413);
     expect((await api.get("/api/v1/history")).json.items).toEqual([]);
   });

@@ -42,13 +42,13 @@ describe("Durable Object storage migrations", () => {
       sql.exec("INSERT INTO meta (key, value) VALUES ('user_id', ?), ('hlc', ?)", userId, hlc(t, 9));
       sql.exec(
         `INSERT INTO sessions (id, content_id, device_id, position, duration, state, quality, started_at, updated_at)
-         VALUES ('s-old', 'film-1', 'tv', 1800, 3600, 'paused', '1080p', ?, ?)`,
+         VALUES ('s-old', 'film-alien-1979', 'tv', 1800, 3600, 'paused', '1080p', ?, ?)`,
         t - 1000,
         t,
       );
       sql.exec(
         `INSERT INTO progress (content_id, position, duration, state, watched, device_id, hlc, last_watched_at, deleted, dirty_since)
-         VALUES ('film-1', 1800, 3600, 'paused', 0, 'tv', ?, ?, 0, NULL), ('film-2', 3500, 3600, 'stopped', 1, 'tv', ?, ?, 0, NULL)`,
+         VALUES ('film-alien-1979', 1800, 3600, 'paused', 0, 'tv', ?, ?, 0, NULL), ('film-amadeus-1984', 3500, 3600, 'stopped', 1, 'tv', ?, ?, 0, NULL)`,
         hlc(t, 1),
         t,
         hlc(t - 5000),
@@ -68,7 +68,7 @@ describe("Durable Object storage migrations", () => {
         t,
       );
       sql.exec(
-        "INSERT INTO changes (kind, key, hlc, at) VALUES ('progress', 'film-2', ?, ?), ('progress', 'film-1', ?, ?), ('watchlist', '映画-9', ?, ?), ('device', 'tv', ?, ?)",
+        "INSERT INTO changes (kind, key, hlc, at) VALUES ('progress', 'film-amadeus-1984', ?, ?), ('progress', 'film-alien-1979', ?, ?), ('watchlist', '映画-9', ?, ?), ('device', 'tv', ?, ?)",
         hlc(t - 5000),
         t,
         hlc(t, 1),
@@ -108,10 +108,10 @@ describe("Durable Object storage migrations", () => {
     // Every row is there.
     const session = await api.get("/api/v1/sessions/s-old");
     expect(session.status).toBe(200);
-    expect(session.json).toMatchObject({ user_id: userId, content_id: "film-1", position_seconds: 1800 });
-    expect((await api.get("/api/v1/resume/film-1")).json.resume_position_seconds).toBe(1800);
+    expect(session.json).toMatchObject({ user_id: userId, content_id: "film-alien-1979", position_seconds: 1800 });
+    expect((await api.get("/api/v1/resume/film-alien-1979")).json.resume_position_seconds).toBe(1800);
     const history = await api.get("/api/v1/history");
-    expect(history.json.items.map((i: any) => i.content_id)).toEqual(["film-1", "film-2"]);
+    expect(history.json.items.map((i: any) => i.content_id)).toEqual(["film-alien-1979", "film-amadeus-1984"]);
     const sync = await api.get("/api/v1/sync");
     expect(sync.json.watchlist.items).toEqual([expect.objectContaining({ content_id: "映画-9", tags: ["t-1"] })]);
     expect(sync.json.devices.items).toEqual([
@@ -120,7 +120,12 @@ describe("Durable Object storage migrations", () => {
     expect(await stub.familyRevoked("fam-old")).toBe(true);
     const replayed = await api.post("/api/v1/sync/ops", {
       ops: [
-        { op_id: "op-applied-before", type: "watchlist.add", content_id: "film-3", hlc: hlc(Date.now(), 0, "phone") },
+        {
+          op_id: "op-applied-before",
+          type: "watchlist.add",
+          content_id: "film-babe-1995",
+          hlc: hlc(Date.now(), 0, "phone"),
+        },
       ],
     });
     expect(replayed.json.results).toEqual([{ op_id: "op-applied-before", status: "duplicate" }]);
@@ -162,7 +167,7 @@ describe("Durable Object storage migrations", () => {
     const { id: userId, api } = await newUser("broken");
     const stub = userStub(userId);
     const session = await api.post("/api/v1/sessions", {
-      content_id: "film-7",
+      content_id: "film-casablanca-1941",
       device_id: "tv",
       duration_seconds: 3600,
     });
@@ -170,7 +175,7 @@ describe("Durable Object storage migrations", () => {
       position_seconds: 1200,
       playback_state: "paused",
     });
-    expect((await api.put("/api/v1/sync/watchlist/film-8")).status).toBe(201);
+    expect((await api.put("/api/v1/sync/watchlist/film-chicago-2002")).status).toBe(201);
     // Let the alarm drain the events first: the object restarts below.
     await eventually(
       () => stub.status(),
@@ -215,8 +220,10 @@ describe("Durable Object storage migrations", () => {
     const read = await api.get(`/api/v1/sessions/${session.json.id}`);
     expect(read.status).toBe(200);
     expect(read.json.position_seconds).toBe(1200);
-    expect((await api.get("/api/v1/resume/film-7")).json.resume_position_seconds).toBe(1200);
-    expect((await api.get("/api/v1/sync/watchlist")).json.items.map((i: any) => i.content_id)).toEqual(["film-8"]);
+    expect((await api.get("/api/v1/resume/film-casablanca-1941")).json.resume_position_seconds).toBe(1200);
+    expect((await api.get("/api/v1/sync/watchlist")).json.items.map((i: any) => i.content_id)).toEqual([
+      "film-chicago-2002",
+    ]);
     expect(await ledger(stub)).toEqual(before);
   });
 });

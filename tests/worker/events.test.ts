@@ -36,19 +36,39 @@ describe("event contract", () => {
     const stub = userStub(id);
     await api.get("/api/v1/history"); // binds the object to its user before the recorder goes in
     const queue = await recordQueue(stub);
-    const s = await api.post("/api/v1/sessions", { content_id: "film-1", device_id: "tv", duration_seconds: 3600 });
+    const s = await api.post("/api/v1/sessions", {
+      content_id: "film-alien-1979",
+      device_id: "tv",
+      duration_seconds: 3600,
+    });
     await api.patch(`/api/v1/sessions/${s.json.id}/position`, { position_seconds: 1200, playback_state: "paused" });
     await api.delete(`/api/v1/sessions/${s.json.id}`);
-    await api.put("/api/v1/history/film-2/watched");
-    await api.delete("/api/v1/history/film-1/watched");
+    await api.put("/api/v1/history/film-amadeus-1984/watched");
+    await api.put("/api/v1/history/series-last-garden-s01e02/watched");
+    await api.put("/api/v1/ratings/film-the-matrix-1999", { rating: 9 });
+    await api.delete("/api/v1/ratings/film-the-matrix-1999");
+    await api.delete("/api/v1/history/film-alien-1979/watched");
     await api.delete("/api/v1/history");
     await drainOutbox(stub);
 
     const events = queue.sent.flatMap((b) => b.events);
     const types = new Set(events.map((e) => e.type));
     expect([...types].sort()).toEqual(
-      ["history-cleared", "position-updated", "progress-changed", "session-created", "session-ended"].sort(),
+      [
+        "history-cleared",
+        "play-completed",
+        "position-updated",
+        "progress-changed",
+        "rating-changed",
+        "session-created",
+        "session-ended",
+      ].sort(),
     );
+    // An episode's events name its series and its place in it.
+    const episode = events.find(
+      (e) => e.type === "play-completed" && (e.data as { content_id: string }).content_id.startsWith("series-"),
+    );
+    expect(episode?.data).toMatchObject({ series_id: "series-last-garden", season_number: 1, episode_number: 2 });
     const validator = new Validator(await schemaDocument(), "2020-12", false);
     for (const event of events) {
       const result = validator.validate(event);
@@ -65,7 +85,7 @@ describe("event contract", () => {
   it("the published schema refuses what the consumer refuses", async () => {
     const validator = new Validator(await schemaDocument(), "2020-12", false);
     const good = makeEvent("progress-changed", "u1", encodeHlc({ ms: 1000, counter: 0, node: "server" }), {
-      content_id: "film-1",
+      content_id: "film-alien-1979",
       position_seconds: 10,
       duration_seconds: 100,
       completion_percentage: 10,
@@ -93,7 +113,7 @@ describe("event contract", () => {
     const user = `c-${crypto.randomUUID()}`;
     const hlc = encodeHlc({ ms: 1000, counter: 0, node: "server" });
     const base = makeEvent("progress-changed", user, hlc, {
-      content_id: "film-1",
+      content_id: "film-alien-1979",
       position_seconds: 10,
       duration_seconds: 100,
       completion_percentage: 10,
@@ -123,7 +143,7 @@ describe("a message Postgres refuses", () => {
     const user = `refused-${crypto.randomUUID()}`;
     const stamp = (ms: number) => encodeHlc({ ms, counter: 0, node: "server" });
     const good = makeEvent("progress-changed", user, stamp(Date.now()), {
-      content_id: "film-9",
+      content_id: "film-clueless-1995",
       position_seconds: 900,
       duration_seconds: 3600,
       completion_percentage: 25,
@@ -208,7 +228,7 @@ describe("dead-letter replay", () => {
   it("sends a dead-lettered event back to the queue, applies it and marks it replayed; a malformed one stays", async () => {
     const user = `dlq-${crypto.randomUUID()}`;
     const event = makeEvent("progress-changed", user, encodeHlc({ ms: Date.now(), counter: 0, node: "server" }), {
-      content_id: "film-7",
+      content_id: "film-casablanca-1941",
       position_seconds: 777,
       duration_seconds: 3600,
       completion_percentage: (777 / 3600) * 100,
@@ -265,9 +285,13 @@ describe("dead-letter replay", () => {
 describe("re-emitting a user's state", () => {
   it("brings back Postgres rows whose events were lost, changes nothing where Postgres is current, admins only", async () => {
     const { id, api } = await newUser();
-    const s = await api.post("/api/v1/sessions", { content_id: "film-1", device_id: "tv", duration_seconds: 3600 });
+    const s = await api.post("/api/v1/sessions", {
+      content_id: "film-alien-1979",
+      device_id: "tv",
+      duration_seconds: 3600,
+    });
     await api.patch(`/api/v1/sessions/${s.json.id}/position`, { position_seconds: 1500, playback_state: "paused" });
-    await api.put("/api/v1/sync/watchlist/film-8");
+    await api.put("/api/v1/sync/watchlist/film-chicago-2002");
     const rows = () => db((d) => d.select().from(watchHistory).where(eq(watchHistory.userId, id)));
     const [row] = await eventually(rows, (r) => r.length === 1);
     // As if the event had never reached Postgres (a restored backup, a lost local queue).

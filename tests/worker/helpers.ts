@@ -1,9 +1,10 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { inject } from "vitest";
 import type { UserApiStub } from "../../src/auth";
 import { LOCAL_DEV_JWT_SECRET, parseConfig } from "../../src/config";
 import { type Database, withDatabase } from "../../src/db/client";
+import { checkedFetch } from "./contract-harness";
 
 const secret = new TextEncoder().encode(LOCAL_DEV_JWT_SECRET);
 
@@ -25,7 +26,7 @@ export async function newUser(prefix = "user") {
 
 export type Client = ReturnType<typeof client>;
 
-/** Calls the Worker's own fetch handler, as a client app would. */
+/** Calls the Worker's own fetch handler, as a client app would; every answer is checked against the OpenAPI document. */
 export function client(token: string | null) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = {
@@ -36,9 +37,9 @@ export function client(token: string | null) {
         ...headers,
       },
     };
-    if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
-    const res = await exports.default.fetch(new Request(`http://gateway.test${path}`, init));
-    const text = await res.text();
+    const sent = body === undefined ? null : typeof body === "string" ? body : JSON.stringify(body);
+    if (sent !== null) init.body = sent;
+    const { res, text } = await checkedFetch(new Request(`http://gateway.test${path}`, init), sent);
     let json: any = null;
     try {
       json = text ? JSON.parse(text) : null;

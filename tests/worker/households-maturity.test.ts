@@ -5,6 +5,7 @@ import { allowsRating, limitOf } from "../../src/domain/maturity";
 import { type Account, anonymous, newAccount, refresh } from "./accounts";
 import { client, db } from "./helpers";
 import { household, type SignedInProfile } from "./households";
+import { inPostgres, viewer } from "./recommendations-model-support";
 
 const MATRIX = "film-the-matrix-1999"; // R
 const SHAWSHANK = "film-the-shawshank-redemption-1994"; // R
@@ -149,6 +150,32 @@ describe("a profile limited to PG", () => {
     const scored = await kid.api.post("/api/v1/personalization/score", { content_ids: [MATRIX, TOY_STORY] });
     expect(scored.json.scores.map((s: { content_id: string }) => s.content_id)).toEqual([TOY_STORY]);
     expect(scored.json.unknown_ids).toEqual([MATRIX]);
+  });
+
+  it("is shown no trending or similar title above PG, and similar titles of an R film are 403", async () => {
+    // Viewers finish an R film and a G one: both trend for everyone, the R one never for the kid.
+    const viewers = [await viewer([MATRIX, TOY_STORY], "trend-pg"), await viewer([MATRIX, TOY_STORY], "trend-pg")];
+    await inPostgres(
+      viewers.map((v) => v.id),
+      4,
+    );
+    const ids = (res: { json: { items: { content_id: string }[] } }) => res.json.items.map((i) => i.content_id);
+    expect(ids(await owner.api.get("/api/v1/trending?window=1d&limit=100"))).toContain(MATRIX);
+    const kidTrending = await kid.api.get("/api/v1/trending?window=1d&limit=100");
+    expect(kidTrending.status).toBe(200);
+    expect(ids(kidTrending)).toContain(TOY_STORY);
+    await expectAllAllowed(ids(kidTrending));
+
+    const refused = await kid.api.get(`/api/v1/content/${MATRIX}/similar`);
+    expect(refused.status).toBe(403);
+    expect(refused.json.type).toMatch(/maturity-restricted$/);
+    expect((await owner.api.get(`/api/v1/content/${MATRIX}/similar`)).status).toBe(200);
+    for (const id of [TOY_STORY, SHREK]) {
+      const similar = await kid.api.get(`/api/v1/content/${id}/similar?limit=50`);
+      expect(similar.status, id).toBe(200);
+      expect(similar.json.items.length, id).toBeGreaterThan(0);
+      await expectAllAllowed(ids(similar));
+    }
   });
 
   it("cannot start a session on an R film, an unrated film or a TV-MA episode (403), and can on G and PG", async () => {

@@ -1,9 +1,12 @@
 /** Shared by the search test files: an admin client, reindexing, and test-only catalog items. */
+import { env } from "cloudflare:workers";
 import { inArray } from "drizzle-orm";
 import { expect } from "vitest";
 import { content } from "../../src/db/schema";
 import { buildIndexData } from "../../src/search/search-index";
+import { encodeSnapshot, gzip, snapshotVersion } from "../../src/search/snapshot";
 import { loadSearchSource } from "../../src/search/source";
+import { CURRENT_KEY, type CurrentRecord, snapshotKey } from "../../src/search/store";
 import { client, db, tokenFor } from "./helpers";
 
 export async function adminApi() {
@@ -58,6 +61,27 @@ export async function indexWith(extra: ReturnType<typeof testItem>) {
     credits_start_seconds: null,
   };
   return buildIndexData([...source.items, item], { plays: source.plays, corrections: source.corrections });
+}
+
+/**
+ * Another isolate's reindex, done by hand: the catalog as Postgres holds it plus `extra`, published
+ * to KV (the snapshot first, then the record naming it). Returns the new version.
+ */
+export async function publishElsewhere(extra: ReturnType<typeof testItem>): Promise<string> {
+  const data = await indexWith(extra);
+  const raw = encodeSnapshot(data);
+  const version = await snapshotVersion(raw);
+  await env.SEARCH_KV.put(snapshotKey(version), await gzip(raw));
+  const before = await env.SEARCH_KV.get<CurrentRecord>(CURRENT_KEY, "json");
+  const record: CurrentRecord = {
+    version,
+    built_at: new Date().toISOString(),
+    items: data.ids.length,
+    snapshot_bytes: raw.length,
+    previous: before ? [before.version] : [],
+  };
+  await env.SEARCH_KV.put(CURRENT_KEY, JSON.stringify(record));
+  return version;
 }
 
 export async function removeItems(ids: string[]) {

@@ -5,7 +5,7 @@ describe("seed workflow", () => {
   it("resumes from 1800 s after a session at 50 %", async () => {
     const { api } = await newUser();
     const created = await api.post("/api/v1/sessions", {
-      content_id: "movie-1",
+      content_id: "film-the-matrix-1999",
       device_id: "tv",
       duration_seconds: 3600,
     });
@@ -15,7 +15,7 @@ describe("seed workflow", () => {
     expect(moved.status).toBe(200);
     expect((await api.delete(`/api/v1/sessions/${created.json.id}`)).status).toBe(204);
     const again = await api.post("/api/v1/sessions", {
-      content_id: "movie-1",
+      content_id: "film-the-matrix-1999",
       device_id: "phone",
       duration_seconds: 3600,
     });

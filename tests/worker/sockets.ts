@@ -1,6 +1,6 @@
 /** A test client of the sync WebSocket, through the Worker's own fetch handler. */
-import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
+import { workerFetch } from "./contract-harness";
 
 export type Message = { type: string; cursor?: string; [key: string]: any };
 
@@ -25,7 +25,7 @@ export async function open(
   if (token && (opts.via ?? "header") === "header") headers.authorization = `Bearer ${token}`;
   if (token && opts.via === "query") url.searchParams.set("access_token", token);
   if (token && opts.via === "protocol") headers["sec-websocket-protocol"] = `bearer, ${token}`;
-  const res = await exports.default.fetch(new Request(url, { headers }));
+  const res = await workerFetch(new Request(url, { headers }));
   if (res.status !== 101 || !res.webSocket) return res;
   const ws = res.webSocket;
   const messages: Message[] = [];

@@ -1,10 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { devices as devicesTable } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import type { UserState } from "../../src/durable/user-state";
+import { workerFetch } from "./contract-harness";
 import { type Client, db, eventually, newUser, testConfig, userStub } from "./helpers";
 
 const device = (type = "TV", extra: Record<string, unknown> = {}) => ({
@@ -118,7 +118,7 @@ describe("presence through the alarm", () => {
     const offlineMs = testConfig().DEVICE_OFFLINE_SECONDS * 1000;
     await api.put("/api/v1/devices/tv", device());
     await api.put("/api/v1/devices/phone", device("Phone"));
-    const res = await exports.default.fetch(
+    const res = await workerFetch(
       new Request("http://gateway.test/api/v1/sync/ws?device_id=phone", {
         headers: { upgrade: "websocket", authorization: `Bearer ${token}` },
       }),
@@ -169,11 +169,11 @@ describe("tombstone garbage collection", () => {
     const { id, api } = await newUser();
     await api.put("/api/v1/devices/tv", device());
     await api.put("/api/v1/devices/phone", device("Phone"));
-    const add = { op_id: "add-1", type: "watchlist.add", content_id: "movie-1", hlc: h("tv", 1) };
+    const add = { op_id: "add-1", type: "watchlist.add", content_id: "film-the-matrix-1999", hlc: h("tv", 1) };
     await api.post("/api/v1/sync/ops", { device_id: "tv", ops: [add] });
     const before = (await api.get("/api/v1/sync?device_id=tv")).json.cursor;
     await api.get("/api/v1/sync?device_id=phone");
-    expect((await api.delete("/api/v1/sync/watchlist/movie-1")).status).toBe(204);
+    expect((await api.delete("/api/v1/sync/watchlist/film-the-matrix-1999")).status).toBe(204);
     expect(await stats(id)).toMatchObject({ tombstones: 1 });
 
     await runAlarm(id);
@@ -198,8 +198,8 @@ describe("tombstone garbage collection", () => {
   it("an acknowledged push over the socket counts as synced", async () => {
     const { id, token, api } = await newUser();
     await api.put("/api/v1/devices/tv", device());
-    await api.put("/api/v1/sync/watchlist/movie-1");
-    const res = await exports.default.fetch(
+    await api.put("/api/v1/sync/watchlist/film-the-matrix-1999");
+    const res = await workerFetch(
       new Request("http://gateway.test/api/v1/sync/ws?device_id=tv", {
         headers: { upgrade: "websocket", authorization: `Bearer ${token}` },
       }),
@@ -208,7 +208,7 @@ describe("tombstone garbage collection", () => {
     const pushed: any[] = [];
     ws.accept();
     ws.addEventListener("message", (e) => pushed.push(JSON.parse(e.data as string)));
-    await api.delete("/api/v1/sync/watchlist/movie-1");
+    await api.delete("/api/v1/sync/watchlist/film-the-matrix-1999");
     const change = await eventually(
       async () => pushed.find((m) => m.type === "change"),
       (m) => m !== undefined,
@@ -229,8 +229,8 @@ describe("tombstone garbage collection", () => {
   it("drops tombstones older than the retention even if a device never syncs", async () => {
     const { id, api } = await newUser();
     await api.put("/api/v1/devices/forgotten-tablet", device("Tablet"));
-    await api.put("/api/v1/sync/watchlist/movie-1");
-    await api.delete("/api/v1/sync/watchlist/movie-1");
+    await api.put("/api/v1/sync/watchlist/film-the-matrix-1999");
+    await api.delete("/api/v1/sync/watchlist/film-the-matrix-1999");
     await runAlarm(id);
     expect(await stats(id)).toMatchObject({ tombstones: 1 });
     await age(id, "watchlist", "removed_at", testConfig().TOMBSTONE_MAX_AGE_SECONDS * 1000 + 1000);
@@ -243,14 +243,16 @@ describe("tombstone garbage collection", () => {
     const tag = h("phone", 1);
     await api.post("/api/v1/sync/ops", {
       device_id: "phone",
-      ops: [{ op_id: "rm", type: "watchlist.remove", content_id: "movie-1", tags: [tag], hlc: h("phone", 2) }],
+      ops: [
+        { op_id: "rm", type: "watchlist.remove", content_id: "film-the-matrix-1999", tags: [tag], hlc: h("phone", 2) },
+      ],
     });
     // No device holds anything back, yet the tombstone waits for its add.
     await runAlarm(id);
     expect(await stats(id)).toMatchObject({ tombstones: 1 });
     await api.post("/api/v1/sync/ops", {
       device_id: "phone",
-      ops: [{ op_id: "add", type: "watchlist.add", content_id: "movie-1", tag, hlc: tag }],
+      ops: [{ op_id: "add", type: "watchlist.add", content_id: "film-the-matrix-1999", tag, hlc: tag }],
     });
     expect((await api.get("/api/v1/sync/watchlist")).json.items).toEqual([]);
   });

@@ -19,19 +19,19 @@ const h = (ms: number, node = "server") => encodeHlc({ ms, counter: 0, node });
 describe("Postgres mirror of sync state", () => {
   it("mirrors watchlist tags with removal flags, and the effective watchlist view", async () => {
     const { id, api } = await newUser();
-    const kept = await api.put("/api/v1/sync/watchlist/movie-kept");
-    await api.put("/api/v1/sync/watchlist/movie-dropped");
-    await api.delete("/api/v1/sync/watchlist/movie-dropped");
+    const kept = await api.put("/api/v1/sync/watchlist/film-moon-2009");
+    await api.put("/api/v1/sync/watchlist/film-memento-2001");
+    await api.delete("/api/v1/sync/watchlist/film-memento-2001");
     const rows = await eventually(
       () => db((d) => d.select().from(watchlistEntries).where(eq(watchlistEntries.userId, id))),
       (r) => r.length === 2 && r.some((e) => e.removed),
     );
     const byContent = Object.fromEntries(rows.map((r) => [r.contentId, r]));
-    expect(byContent["movie-kept"]).toMatchObject({ tag: kept.json.tags[0], removed: false, removedHlc: null });
-    expect(byContent["movie-dropped"]?.removed).toBe(true);
-    expect(byContent["movie-dropped"]?.removedHlc).toMatch(/:server$/);
+    expect(byContent["film-moon-2009"]).toMatchObject({ tag: kept.json.tags[0], removed: false, removedHlc: null });
+    expect(byContent["film-memento-2001"]?.removed).toBe(true);
+    expect(byContent["film-memento-2001"]?.removedHlc).toMatch(/:server$/);
     const effective = await db((d) => d.select().from(watchlistEffective).where(eq(watchlistEffective.userId, id)));
-    expect(effective.map((e) => e.contentId)).toEqual(["movie-kept"]);
+    expect(effective.map((e) => e.contentId)).toEqual(["film-moon-2009"]);
     expect(effective[0]?.liveTags).toBe(1);
   });
 
@@ -67,8 +67,16 @@ describe("Postgres mirror of sync state", () => {
 
   it("splits progress into in-progress (< 90 %) and completed (>= 90 %) views", async () => {
     const { id, api } = await newUser();
-    await api.put("/api/v1/sync/progress/half", { position_seconds: 50, duration_seconds: 100, state: "paused" });
-    await api.put("/api/v1/sync/progress/almost", { position_seconds: 95, duration_seconds: 100, state: "stopped" });
+    await api.put("/api/v1/sync/progress/film-signs-2002", {
+      position_seconds: 50,
+      duration_seconds: 100,
+      state: "paused",
+    });
+    await api.put("/api/v1/sync/progress/film-avatar-2009", {
+      position_seconds: 95,
+      duration_seconds: 100,
+      state: "stopped",
+    });
     await eventually(
       () => db((d) => d.select().from(progressCompleted).where(eq(progressCompleted.userId, id))),
       (r) => r.length === 1,
@@ -77,9 +85,9 @@ describe("Postgres mirror of sync state", () => {
       () => db((d) => d.select().from(progressInProgress).where(eq(progressInProgress.userId, id))),
       (r) => r.length === 1,
     );
-    expect(inProgress[0]?.contentId).toBe("half");
+    expect(inProgress[0]?.contentId).toBe("film-signs-2002");
     const completed = await db((d) => d.select().from(progressCompleted).where(eq(progressCompleted.userId, id)));
-    expect(completed[0]?.contentId).toBe("almost");
+    expect(completed[0]?.contentId).toBe("film-avatar-2009");
   });
 
   it("is idempotent and never goes back in time, whatever the delivery order", async () => {
@@ -87,12 +95,12 @@ describe("Postgres mirror of sync state", () => {
     const user = `mirror-${crypto.randomUUID()}`;
     const base = Date.now();
     const added = makeEvent("watchlist-changed", user, h(base + 1), {
-      content_id: "movie-1",
+      content_id: "film-the-matrix-1999",
       present: true,
       entries: [{ tag: "t1", added_hlc: h(base + 1, "phone"), removed_hlc: null }],
     });
     const removed = makeEvent("watchlist-changed", user, h(base + 2), {
-      content_id: "movie-1",
+      content_id: "film-the-matrix-1999",
       present: false,
       entries: [{ tag: "t1", added_hlc: h(base + 1, "phone"), removed_hlc: h(base + 2, "tv") }],
     });

@@ -25,12 +25,12 @@ describe("POST /sync/ops", () => {
     const batch = {
       device_id: "phone",
       ops: [
-        { op_id: opId(), type: "watchlist.add", content_id: "movie-1", hlc: stamp("phone") },
-        { op_id: opId(), type: "watchlist.add", content_id: "movie-2", hlc: stamp("phone") },
+        { op_id: opId(), type: "watchlist.add", content_id: "film-alien-1979", hlc: stamp("phone") },
+        { op_id: opId(), type: "watchlist.add", content_id: "film-amadeus-1984", hlc: stamp("phone") },
         {
           op_id: opId(),
           type: "progress.set",
-          content_id: "movie-1",
+          content_id: "film-alien-1979",
           position_seconds: 600,
           duration_seconds: 3600,
           state: "paused",
@@ -50,24 +50,26 @@ describe("POST /sync/ops", () => {
     expect(after.progress).toEqual(before.progress);
     expect(after.cursor).toBe(before.cursor);
     // The op's tag defaults to its HLC, so the client knows it without asking.
-    expect(after.watchlist.items.find((i: any) => i.content_id === "movie-1").tags).toEqual([batch.ops[0]?.hlc]);
+    expect(after.watchlist.items.find((i: any) => i.content_id === "film-alien-1979").tags).toEqual([
+      batch.ops[0]?.hlc,
+    ]);
   });
 
   it("merges an offline device's batch without losing the other device's concurrent edits", async () => {
     const { api } = await newUser();
-    await api.put("/api/v1/sync/watchlist/movie-1", undefined);
-    // The tablet syncs, then goes offline holding movie-1's tag.
+    await api.put("/api/v1/sync/watchlist/film-alien-1979", undefined);
+    // The tablet syncs, then goes offline holding Alien's tag.
     const seen = await state(api);
     const observed = seen.watchlist.items[0].tags as string[];
     const offlineStart = Date.now();
     const tablet = (i: number) => encodeHlc({ ms: offlineStart, counter: i, node: "tablet" });
     const offlineOps = [
-      { op_id: opId(), type: "watchlist.remove", content_id: "movie-1", tags: observed, hlc: tablet(1) },
-      { op_id: opId(), type: "watchlist.add", content_id: "movie-2", hlc: tablet(2) },
+      { op_id: opId(), type: "watchlist.remove", content_id: "film-alien-1979", tags: observed, hlc: tablet(1) },
+      { op_id: opId(), type: "watchlist.add", content_id: "film-amadeus-1984", hlc: tablet(2) },
       {
         op_id: opId(),
         type: "progress.set",
-        content_id: "movie-3",
+        content_id: "film-annie-hall-1977",
         position_seconds: 600,
         duration_seconds: 3600,
         state: "paused",
@@ -76,19 +78,19 @@ describe("POST /sync/ops", () => {
       {
         op_id: opId(),
         type: "progress.set",
-        content_id: "movie-5",
+        content_id: "film-avatar-2009",
         position_seconds: 42,
         duration_seconds: 3600,
         state: "paused",
         hlc: tablet(4),
       },
     ];
-    // Meanwhile, online, the TV removes and re-adds movie-1 (a new tag), adds movie-4 and watches movie-3 further.
-    await api.delete("/api/v1/sync/watchlist/movie-1");
-    await api.put("/api/v1/sync/watchlist/movie-1", undefined);
-    await api.put("/api/v1/sync/watchlist/movie-4", undefined);
+    // Meanwhile, online, the TV removes and re-adds Alien (a new tag), adds Apollo 13 and watches Annie Hall further.
+    await api.delete("/api/v1/sync/watchlist/film-alien-1979");
+    await api.put("/api/v1/sync/watchlist/film-alien-1979", undefined);
+    await api.put("/api/v1/sync/watchlist/film-apollo-13-1995", undefined);
     const session = await api.post("/api/v1/sessions", {
-      content_id: "movie-3",
+      content_id: "film-annie-hall-1977",
       device_id: "tv",
       duration_seconds: 3600,
     });
@@ -100,11 +102,11 @@ describe("POST /sync/ops", () => {
     const posted = await api.post("/api/v1/sync/ops", { device_id: "tablet", ops: offlineOps });
     expect(posted.status).toBe(200);
     const merged = await state(api);
-    // Add wins: the TV's new tag of movie-1 was never observed by the tablet's remove.
-    expect(watchlistIds(merged)).toEqual(["movie-1", "movie-2", "movie-4"]);
+    // Add wins: the TV's new tag of Alien was never observed by the tablet's remove.
+    expect(watchlistIds(merged)).toEqual(["film-alien-1979", "film-amadeus-1984", "film-apollo-13-1995"]);
     const progress = Object.fromEntries(merged.progress.items.map((p: any) => [p.content_id, p.position_seconds]));
     // The TV's later position beats the tablet's older offline one; untouched content takes the tablet's.
-    expect(progress).toEqual({ "movie-3": 1200, "movie-5": 42 });
+    expect(progress).toEqual({ "film-annie-hall-1977": 1200, "film-avatar-2009": 42 });
     expect(posted.json.results.map((r: { status: string }) => r.status)).toEqual([
       "applied",
       "applied",
@@ -114,16 +116,26 @@ describe("POST /sync/ops", () => {
   });
 
   describe("refuses bad batches whole (4xx problem+json, nothing applied)", () => {
-    const good = () => ({ op_id: opId(), type: "watchlist.add", content_id: "movie-ok", hlc: stamp("phone") });
+    const good = () => ({
+      op_id: opId(),
+      type: "watchlist.add",
+      content_id: "film-big-fish-2003",
+      hlc: stamp("phone"),
+    });
     const cases: [string, (api: Client) => Promise<unknown>, number][] = [
       [
         "a malformed op (no hlc)",
-        async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.add", content_id: "x" }] }),
+        async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.add", content_id: "film-braveheart-1995" }] }),
         400,
       ],
       [
         "an unknown op type",
-        async () => ({ ops: [good(), { op_id: opId(), type: "watchlist.clear", content_id: "x", hlc: stamp("p") }] }),
+        async () => ({
+          ops: [
+            good(),
+            { op_id: opId(), type: "watchlist.clear", content_id: "film-braveheart-1995", hlc: stamp("p") },
+          ],
+        }),
         400,
       ],
       ["an HLC far in the future", async () => ({ ops: [good(), { ...good(), hlc: stamp("phone", 30 * HOUR) }] }), 400],
@@ -131,7 +143,10 @@ describe("POST /sync/ops", () => {
       [
         "a remove without tags",
         async () => ({
-          ops: [good(), { op_id: opId(), type: "watchlist.remove", content_id: "x", tags: [], hlc: stamp("p") }],
+          ops: [
+            good(),
+            { op_id: opId(), type: "watchlist.remove", content_id: "film-braveheart-1995", tags: [], hlc: stamp("p") },
+          ],
         }),
         400,
       ],
@@ -143,7 +158,7 @@ describe("POST /sync/ops", () => {
             {
               op_id: opId(),
               type: "progress.set",
-              content_id: "x",
+              content_id: "film-braveheart-1995",
               position_seconds: -5,
               duration_seconds: 10,
               state: "paused",
@@ -161,12 +176,18 @@ describe("POST /sync/ops", () => {
         async (api) => {
           const hlc = stamp("phone");
           await api.post("/api/v1/sync/ops", {
-            ops: [{ op_id: opId(), type: "watchlist.add", content_id: "movie-a", tag: "tag-1", hlc }],
+            ops: [{ op_id: opId(), type: "watchlist.add", content_id: "film-babe-1995", tag: "tag-1", hlc }],
           });
           return {
             ops: [
               good(),
-              { op_id: opId(), type: "watchlist.add", content_id: "movie-b", tag: "tag-1", hlc: stamp("phone") },
+              {
+                op_id: opId(),
+                type: "watchlist.add",
+                content_id: "film-batman-1989",
+                tag: "tag-1",
+                hlc: stamp("phone"),
+              },
             ],
           };
         },

@@ -1,15 +1,24 @@
-import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { encodeHlc } from "../../src/domain/hlc";
+import { catalogFilms } from "./catalog";
+import { workerFetch } from "./contract-harness";
 import { type Client, newUser, testConfig } from "./helpers";
 
-let n = 0;
+let films: string[] = [];
+beforeAll(async () => {
+  films = await catalogFilms();
+});
+/** The i-th film of the catalog (wrapping around). */
+const film = (i: number) => films[i % films.length] as string;
+
+// Batches add films from the thousandth on: never the ones the single writes name.
+let n = 1000;
 const addBatch = (size: number) => ({
   device_id: "runaway",
   ops: Array.from({ length: size }, () => ({
     op_id: crypto.randomUUID(),
     type: "watchlist.add",
-    content_id: `movie-${n++}`,
+    content_id: film(n++),
     hlc: encodeHlc({ ms: Date.now(), counter: n, node: "runaway" }),
   })),
 });
@@ -49,14 +58,12 @@ describe("per-user write rate limit", () => {
   it("answers a runaway client 429 problem+json with Retry-After, and the refused write changes nothing", async () => {
     const { api } = await newUser();
     let attempt = 0;
-    const refused = await refusedRightAfterExhaustion(api, () =>
-      api.put(`/api/v1/sync/watchlist/refused-${attempt++}`),
-    );
+    const refused = await refusedRightAfterExhaustion(api, () => api.put(`/api/v1/sync/watchlist/${film(attempt++)}`));
     expect(refused.headers.get("content-type")).toBe("application/problem+json");
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(refused.json).toMatchObject({ status: 429, type: expect.stringMatching(/rate-limited/) });
     const held = (await api.get("/api/v1/sync")).json.watchlist.items.map((i: any) => i.content_id);
-    expect(held).not.toContain(`refused-${attempt - 1}`);
+    expect(held).not.toContain(film(attempt - 1));
     // Reads are never limited.
     expect((await api.get("/api/v1/sync/watchlist")).status).toBe(200);
     // A big batch costs in proportion to its ops: refused while the budget is low, and applies nothing.
@@ -71,12 +78,18 @@ describe("per-user write rate limit", () => {
     const writes: [string, () => Promise<{ status: number; headers: Headers }>][] = [
       [
         "POST /sessions",
-        () => api.post("/api/v1/sessions", { content_id: "m", device_id: "tv", duration_seconds: 60 }),
+        () =>
+          api.post("/api/v1/sessions", { content_id: "film-the-matrix-1999", device_id: "tv", duration_seconds: 60 }),
       ],
-      ["PUT /history/{id}/watched", () => api.put("/api/v1/history/m/watched")],
+      ["PUT /history/{id}/watched", () => api.put("/api/v1/history/film-the-matrix-1999/watched")],
       [
         "PUT /sync/progress/{id}",
-        () => api.put("/api/v1/sync/progress/m", { position_seconds: 1, duration_seconds: 9, state: "paused" }),
+        () =>
+          api.put("/api/v1/sync/progress/film-the-matrix-1999", {
+            position_seconds: 1,
+            duration_seconds: 9,
+            state: "paused",
+          }),
       ],
       [
         "PUT /devices/{id}",
@@ -92,7 +105,7 @@ describe("per-user write rate limit", () => {
       [
         "GET /sync/ws",
         () =>
-          exports.default.fetch(
+          workerFetch(
             new Request("http://gateway.test/api/v1/sync/ws", {
               headers: { upgrade: "websocket", authorization: `Bearer ${token}` },
             }),
@@ -111,9 +124,9 @@ describe("per-user write rate limit", () => {
     const burst = testConfig().RATE_LIMIT_BURST;
     // A real client's burst (a reconnect: register, heartbeat, a few edits, a position report) fits.
     for (let i = 0; i < Math.min(60, burst - 1); i++) {
-      expect((await api.put(`/api/v1/sync/watchlist/m-${i}`)).status).toBe(201);
+      expect((await api.put(`/api/v1/sync/watchlist/${film(i)}`)).status).toBe(201);
     }
     await exhaust(api);
-    expect((await other.api.put("/api/v1/sync/watchlist/m-1")).status).toBe(201);
+    expect((await other.api.put(`/api/v1/sync/watchlist/${film(1)}`)).status).toBe(201);
   });
 });

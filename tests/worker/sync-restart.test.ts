@@ -15,22 +15,22 @@ const registration = {
 /** Writes one of everything the sync service keeps, and returns what a client would read back. */
 async function writeEverything(api: Client) {
   await api.put("/api/v1/devices/phone", registration);
-  await api.put("/api/v1/sync/watchlist/movie-1");
-  await api.put("/api/v1/sync/watchlist/movie-2");
-  await api.delete("/api/v1/sync/watchlist/movie-2");
+  await api.put("/api/v1/sync/watchlist/film-alien-1979");
+  await api.put("/api/v1/sync/watchlist/film-amadeus-1984");
+  await api.delete("/api/v1/sync/watchlist/film-amadeus-1984");
   const batch = {
     device_id: "phone",
     ops: [
       {
         op_id: "op-1",
         type: "watchlist.add",
-        content_id: "movie-3",
+        content_id: "film-annie-hall-1977",
         hlc: encodeHlc({ ms: Date.now(), counter: 0, node: "phone" }),
       },
       {
         op_id: "op-2",
         type: "progress.set",
-        content_id: "movie-3",
+        content_id: "film-annie-hall-1977",
         position_seconds: 1200,
         duration_seconds: 5400,
         state: "paused",
@@ -40,7 +40,7 @@ async function writeEverything(api: Client) {
   };
   expect((await api.post("/api/v1/sync/ops", batch)).status).toBe(200);
   const session = await api.post("/api/v1/sessions", {
-    content_id: "movie-1",
+    content_id: "film-alien-1979",
     device_id: "phone",
     duration_seconds: 3600,
   });
@@ -54,7 +54,7 @@ async function read(api: Client) {
     api.get("/api/v1/sync/watchlist"),
     api.get("/api/v1/sync/progress"),
     api.get("/api/v1/devices"),
-    api.get("/api/v1/resume/movie-1"),
+    api.get("/api/v1/resume/film-alien-1979"),
   ]);
   return {
     sync: sync.json,
@@ -82,7 +82,10 @@ describe("service restart scenario", () => {
     it(`reads back every piece of sync state intact after the object is ${name}`, async () => {
       const { id, api } = await newUser();
       const { batch, snapshot } = await writeEverything(api);
-      expect(snapshot.watchlist.items.map((i: any) => i.content_id).sort()).toEqual(["movie-1", "movie-3"]);
+      expect(snapshot.watchlist.items.map((i: any) => i.content_id).sort()).toEqual([
+        "film-alien-1979",
+        "film-annie-hall-1977",
+      ]);
       expect(snapshot.devices.items).toHaveLength(1);
 
       await restart(id);
@@ -104,7 +107,7 @@ describe("service restart scenario", () => {
         .map((p: any) => p.hlc)
         .sort()
         .at(-1);
-      const next = await api.put("/api/v1/sync/progress/movie-9", {
+      const next = await api.put("/api/v1/sync/progress/film-inception-2010", {
         position_seconds: 1,
         duration_seconds: 10,
         state: "paused",
@@ -113,7 +116,7 @@ describe("service restart scenario", () => {
       // The change log survived: a pre-restart cursor gets just the new change.
       const delta = await api.get(`/api/v1/sync?since=${snapshot.sync.cursor}`);
       expect(delta.json.full).toBe(false);
-      expect(delta.json.progress.items.map((p: any) => p.content_id)).toEqual(["movie-9"]);
+      expect(delta.json.progress.items.map((p: any) => p.content_id)).toEqual(["film-inception-2010"]);
     });
   }
 });

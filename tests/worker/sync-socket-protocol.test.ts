@@ -34,7 +34,7 @@ describe("the sync socket's protocol", () => {
     await api.put("/api/v1/devices/phone", { ...registration, device_type: "Phone" });
     const phone = await connect(token, { device: "phone" });
     await phone.next();
-    await api.raw("PUT", "/api/v1/sync/watchlist/movie-1", undefined, { "x-device-id": "tv" });
+    await api.raw("PUT", "/api/v1/sync/watchlist/film-alien-1979", undefined, { "x-device-id": "tv" });
     const change = await phone.next(isChange);
     const before = await syncedSeq(id, "phone");
     const validate = await validatorFor("server-message");
@@ -79,12 +79,16 @@ describe("the sync socket's protocol", () => {
 
     // Every kind of change another device can make.
     const origin = { "x-device-id": "phone" };
-    await api.raw("PUT", "/api/v1/sync/watchlist/movie-1", undefined, origin);
-    await api.raw("PUT", "/api/v1/sync/watchlist/movie-2", undefined, origin);
-    await api.raw("DELETE", "/api/v1/sync/watchlist/movie-1", undefined, origin);
-    await api.put("/api/v1/sync/progress/movie-2", { position_seconds: 60, duration_seconds: 600, state: "paused" });
+    await api.raw("PUT", "/api/v1/sync/watchlist/film-alien-1979", undefined, origin);
+    await api.raw("PUT", "/api/v1/sync/watchlist/film-amadeus-1984", undefined, origin);
+    await api.raw("DELETE", "/api/v1/sync/watchlist/film-alien-1979", undefined, origin);
+    await api.put("/api/v1/sync/progress/film-amadeus-1984", {
+      position_seconds: 60,
+      duration_seconds: 600,
+      state: "paused",
+    });
     const session = await api.post("/api/v1/sessions", {
-      content_id: "movie-3",
+      content_id: "film-annie-hall-1977",
       device_id: "phone",
       duration_seconds: 3600,
     });
@@ -102,12 +106,12 @@ describe("the sync socket's protocol", () => {
         {
           op_id: crypto.randomUUID(),
           type: "watchlist.add",
-          content_id: "movie-4",
+          content_id: "film-apollo-13-1995",
           hlc: encodeHlc({ ms: Date.now(), counter: 0, node: "phone" }),
         },
       ],
     });
-    await api.delete("/api/v1/history/movie-2");
+    await api.delete("/api/v1/history/film-amadeus-1984");
     await api.delete("/api/v1/history");
     await tv.next((m) => isChange(m) && m.progress.removed.length > 0);
     tv.ws.send(JSON.stringify({ type: "resume", cursor: hello.cursor }));

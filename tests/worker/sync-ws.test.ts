@@ -1,6 +1,6 @@
 import { evictDurableObject } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { workerFetch } from "./contract-harness";
 import { newUser, tokenFor, userStub } from "./helpers";
 import { connect, isChange, open } from "./sockets";
 
@@ -12,16 +12,20 @@ describe("WebSocket push", () => {
     expect((await tv.next()).type).toBe("hello");
     expect((await phone.next()).type).toBe("hello");
 
-    const added = await api.raw("PUT", "/api/v1/sync/watchlist/movie-1", undefined, { "x-device-id": "tv" });
+    const added = await api.raw("PUT", "/api/v1/sync/watchlist/film-the-matrix-1999", undefined, {
+      "x-device-id": "tv",
+    });
     expect(added.status).toBe(201);
     const change = await phone.next(isChange);
-    expect(change.watchlist.items).toEqual([expect.objectContaining({ content_id: "movie-1", tags: added.json.tags })]);
+    expect(change.watchlist.items).toEqual([
+      expect.objectContaining({ content_id: "film-the-matrix-1999", tags: added.json.tags }),
+    ]);
     expect(typeof change.cursor).toBe("string");
     await tv.silentFor(300);
 
     // A playback position from a session on the phone reaches the TV, with its cursor.
     const session = await api.post("/api/v1/sessions", {
-      content_id: "movie-1",
+      content_id: "film-the-matrix-1999",
       device_id: "phone",
       duration_seconds: 3600,
     });
@@ -32,7 +36,7 @@ describe("WebSocket push", () => {
     const position = await tv.next(
       (m) => isChange(m) && m.progress.items.some((p: any) => p.position_seconds === 1800),
     );
-    expect(position.progress.items[0]).toMatchObject({ content_id: "movie-1", position_seconds: 1800 });
+    expect(position.progress.items[0]).toMatchObject({ content_id: "film-the-matrix-1999", position_seconds: 1800 });
     const cursor = (await api.get("/api/v1/sync")).json.cursor;
     expect(position.cursor).toBe(cursor);
     tv.close();
@@ -46,36 +50,36 @@ describe("WebSocket push", () => {
     const bobTv = await connect(bob.token, { device: "tv" });
     await aliceTv.next();
     await bobTv.next();
-    await alice.api.put("/api/v1/sync/watchlist/alice-only");
-    await alice.api.put("/api/v1/sync/progress/alice-only", {
+    await alice.api.put("/api/v1/sync/watchlist/film-zodiac-2007");
+    await alice.api.put("/api/v1/sync/progress/film-zodiac-2007", {
       position_seconds: 9,
       duration_seconds: 99,
       state: "paused",
     });
     await aliceTv.next((m) => isChange(m) && m.progress.items.length > 0);
     await bobTv.silentFor(400);
-    expect(JSON.stringify(bobTv.messages)).not.toContain("alice-only");
+    expect(JSON.stringify(bobTv.messages)).not.toContain("film-zodiac-2007");
     aliceTv.close();
     bobTv.close();
   });
 
   it("a reconnecting client resumes from its last cursor and gets only what it missed", async () => {
     const { token, api } = await newUser();
-    await api.put("/api/v1/sync/watchlist/seen-before");
+    await api.put("/api/v1/sync/watchlist/film-speed-1994");
     const phone = await connect(token, { device: "phone" });
     const { cursor } = await phone.next();
     phone.close();
     // Offline: the TV changes things.
-    await api.put("/api/v1/sync/watchlist/missed");
-    await api.delete("/api/v1/sync/watchlist/seen-before");
+    await api.put("/api/v1/sync/watchlist/film-rocky-1976");
+    await api.delete("/api/v1/sync/watchlist/film-speed-1994");
     const again = await connect(token, { device: "phone", since: cursor });
     const catchUp = await again.next();
     expect(catchUp).toMatchObject({ type: "sync", full: false });
-    expect(catchUp.watchlist.items.map((i: any) => i.content_id)).toEqual(["missed"]);
-    expect(catchUp.watchlist.removed).toEqual(["seen-before"]);
+    expect(catchUp.watchlist.items.map((i: any) => i.content_id)).toEqual(["film-rocky-1976"]);
+    expect(catchUp.watchlist.removed).toEqual(["film-speed-1994"]);
     // Asking again over the socket gives the same catch-up.
     again.ws.send(JSON.stringify({ type: "resume", cursor }));
-    expect((await again.next()).watchlist.removed).toEqual(["seen-before"]);
+    expect((await again.next()).watchlist.removed).toEqual(["film-speed-1994"]);
     again.ws.send("{not json");
     expect((await again.next()).type).toBe("error");
     again.close();
@@ -93,9 +97,9 @@ describe("WebSocket push", () => {
     await evictDurableObject(userStub(id));
     tv.ws.send("ping");
     expect((await tv.next()).type).toBe("pong");
-    await api.raw("PUT", "/api/v1/sync/watchlist/after-sleep", undefined, { "x-device-id": "phone" });
+    await api.raw("PUT", "/api/v1/sync/watchlist/film-up-2009", undefined, { "x-device-id": "phone" });
     const change = await tv.next(isChange);
-    expect(change.watchlist.items[0].content_id).toBe("after-sleep");
+    expect(change.watchlist.items[0].content_id).toBe("film-up-2009");
     await phone.silentFor(300);
     tv.close();
     phone.close();
@@ -127,7 +131,7 @@ describe("WebSocket authentication", () => {
         res.close();
       }
     }
-    const raw = await exports.default.fetch(
+    const raw = await workerFetch(
       new Request("http://gateway.test/api/v1/sync/ws", {
         headers: { upgrade: "websocket", "sec-websocket-protocol": `bearer, ${token}` },
       }),
@@ -149,7 +153,7 @@ describe("WebSocket authentication", () => {
       }
     }
     const { token } = await newUser();
-    const plain = await exports.default.fetch(
+    const plain = await workerFetch(
       new Request("http://gateway.test/api/v1/sync/ws", { headers: { authorization: `Bearer ${token}` } }),
     );
     expect(plain.status).toBe(426);

@@ -8,22 +8,32 @@ const hlc = (ms: number, node = "phone", counter = 0) => encodeHlc({ ms, counter
 describe("watchlist (OR-Set) over HTTP", () => {
   it("adds an item once and lists the effective watchlist most recently added first", async () => {
     const { api } = await newUser();
-    const first = await api.put("/api/v1/sync/watchlist/movie-1");
+    const first = await api.put("/api/v1/sync/watchlist/film-alien-1979");
     expect(first.status).toBe(201);
     expect(first.json.tags).toHaveLength(1);
-    const again = await api.put("/api/v1/sync/watchlist/movie-1");
+    const again = await api.put("/api/v1/sync/watchlist/film-alien-1979");
     expect(again.status).toBe(200);
     expect(again.json.tags).toEqual(first.json.tags);
-    await api.put("/api/v1/sync/watchlist/movie-2");
+    await api.put("/api/v1/sync/watchlist/film-amadeus-1984");
     const list = await api.get("/api/v1/sync/watchlist");
     expect(list.status).toBe(200);
-    expect(list.json.items.map((i: { content_id: string }) => i.content_id)).toEqual(["movie-2", "movie-1"]);
+    expect(list.json.items.map((i: { content_id: string }) => i.content_id)).toEqual([
+      "film-amadeus-1984",
+      "film-alien-1979",
+    ]);
     expect(list.json.next_cursor).toBeNull();
   });
 
   it("pages the watchlist with limit and an opaque cursor", async () => {
     const { api } = await newUser();
-    for (const id of ["a", "b", "c", "d", "e"]) await api.put(`/api/v1/sync/watchlist/${id}`);
+    const films = [
+      "film-alien-1979",
+      "film-amadeus-1984",
+      "film-annie-hall-1977",
+      "film-apollo-13-1995",
+      "film-avatar-2009",
+    ];
+    for (const id of films) await api.put(`/api/v1/sync/watchlist/${id}`);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -33,17 +43,17 @@ describe("watchlist (OR-Set) over HTTP", () => {
       seen.push(...res.json.items.map((i: { content_id: string }) => i.content_id));
       cursor = res.json.next_cursor;
     } while (cursor);
-    expect(seen).toEqual(["e", "d", "c", "b", "a"]);
+    expect(seen).toEqual([...films].reverse());
     expect((await api.get("/api/v1/sync/watchlist?cursor=not-a-cursor")).status).toBe(400);
     expect((await api.get("/api/v1/sync/watchlist?limit=101")).status).toBe(400);
   });
 
   it("removes an item; removing what is not there is a 404", async () => {
     const { api } = await newUser();
-    await api.put("/api/v1/sync/watchlist/movie-1");
-    expect((await api.delete("/api/v1/sync/watchlist/movie-1")).status).toBe(204);
+    await api.put("/api/v1/sync/watchlist/film-alien-1979");
+    expect((await api.delete("/api/v1/sync/watchlist/film-alien-1979")).status).toBe(204);
     expect((await api.get("/api/v1/sync/watchlist")).json.items).toEqual([]);
-    const again = await api.delete("/api/v1/sync/watchlist/movie-1");
+    const again = await api.delete("/api/v1/sync/watchlist/film-alien-1979");
     expect(again.status).toBe(404);
     expect(again.headers.get("content-type")).toBe("application/problem+json");
   });
@@ -61,7 +71,7 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
   it("a sync write and a session position are the same register, ordered by HLC", async () => {
     const { api } = await newUser();
     const session = await api.post("/api/v1/sessions", {
-      content_id: "movie-1",
+      content_id: "film-alien-1979",
       device_id: "tv",
       duration_seconds: 3600,
     });
@@ -71,11 +81,11 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
     });
     let progress = await api.get("/api/v1/sync/progress");
     expect(progress.json.items).toHaveLength(1);
-    expect(progress.json.items[0]).toMatchObject({ content_id: "movie-1", position_seconds: 1800 });
+    expect(progress.json.items[0]).toMatchObject({ content_id: "film-alien-1979", position_seconds: 1800 });
     const serverStamp: string = progress.json.items[0].hlc;
 
     // A phone write stamped later than the session's wins and is what resume answers.
-    const later = await api.put("/api/v1/sync/progress/movie-1", {
+    const later = await api.put("/api/v1/sync/progress/film-alien-1979", {
       position_seconds: 2400,
       duration_seconds: 3600,
       state: "paused",
@@ -84,10 +94,10 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
     });
     expect(later.status).toBe(200);
     expect(later.json.applied).toBe(true);
-    expect((await api.get("/api/v1/resume/movie-1")).json.resume_position_seconds).toBe(2400);
+    expect((await api.get("/api/v1/resume/film-alien-1979")).json.resume_position_seconds).toBe(2400);
 
     // A write stamped before the register's loses, and the answer shows the winner.
-    const older = await api.put("/api/v1/sync/progress/movie-1", {
+    const older = await api.put("/api/v1/sync/progress/film-alien-1979", {
       position_seconds: 60,
       duration_seconds: 3600,
       state: "paused",
@@ -102,7 +112,7 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
   it("a client clock hours ahead does not reorder the server's own later writes", async () => {
     const { api } = await newUser();
     const ahead = hlc(Date.now() + 3 * HOUR, "fastclock");
-    await api.put("/api/v1/sync/progress/movie-1", {
+    await api.put("/api/v1/sync/progress/film-alien-1979", {
       position_seconds: 100,
       duration_seconds: 3600,
       state: "paused",
@@ -110,7 +120,7 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
     });
     // The session's write happens after, in real time: the server clock has merged the fast stamp.
     const session = await api.post("/api/v1/sessions", {
-      content_id: "movie-1",
+      content_id: "film-alien-1979",
       device_id: "tv",
       duration_seconds: 3600,
     });
@@ -126,12 +136,16 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
   it("without a client HLC the server stamps the write; the same write again is not re-applied", async () => {
     const { api } = await newUser();
     const body = { position_seconds: 300, duration_seconds: 3600, state: "paused", hlc: hlc(Date.now(), "tv") };
-    expect((await api.put("/api/v1/sync/progress/ep-1", body)).json.applied).toBe(true);
-    expect((await api.put("/api/v1/sync/progress/ep-1", body)).json.applied).toBe(false);
+    expect((await api.put("/api/v1/sync/progress/series-distant-empire-s01e01", body)).json.applied).toBe(true);
+    expect((await api.put("/api/v1/sync/progress/series-distant-empire-s01e01", body)).json.applied).toBe(false);
     // An older stamp loses whatever it says.
     const older = { ...body, hlc: hlc(Date.now() - HOUR, "tv"), position_seconds: 9000 };
-    expect((await api.put("/api/v1/sync/progress/ep-1", older)).json.applied).toBe(false);
-    const stamped = await api.put("/api/v1/sync/progress/ep-1", { ...body, hlc: undefined, position_seconds: 400 });
+    expect((await api.put("/api/v1/sync/progress/series-distant-empire-s01e01", older)).json.applied).toBe(false);
+    const stamped = await api.put("/api/v1/sync/progress/series-distant-empire-s01e01", {
+      ...body,
+      hlc: undefined,
+      position_seconds: 400,
+    });
     expect(stamped.json.applied).toBe(true);
     expect(stamped.json.progress.hlc).toMatch(/:server$/);
   });
@@ -146,7 +160,7 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
       { ...base, position_seconds: -1 },
       { ...base, state: "rewinding" },
     ]) {
-      const res = await api.put("/api/v1/sync/progress/movie-1", body);
+      const res = await api.put("/api/v1/sync/progress/film-alien-1979", body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.headers.get("content-type")).toBe("application/problem+json");
     }
@@ -157,22 +171,28 @@ describe("progress: one LWW register shared by sync and playback sessions", () =
 describe("delta sync", () => {
   it("returns only what changed after the cursor, and removals as removed keys", async () => {
     const { api } = await newUser();
-    await api.put("/api/v1/sync/watchlist/movie-1");
-    await api.put("/api/v1/sync/watchlist/movie-2");
+    await api.put("/api/v1/sync/watchlist/film-alien-1979");
+    await api.put("/api/v1/sync/watchlist/film-amadeus-1984");
     const full = await api.get("/api/v1/sync");
     expect(full.status).toBe(200);
     expect(full.json).toMatchObject({ full: true, reason: "initial" });
     expect(full.json.watchlist.items).toHaveLength(2);
 
-    await api.delete("/api/v1/sync/watchlist/movie-1");
-    await api.put("/api/v1/sync/watchlist/movie-3");
-    await api.put("/api/v1/sync/progress/movie-9", { position_seconds: 50, duration_seconds: 100, state: "paused" });
+    await api.delete("/api/v1/sync/watchlist/film-alien-1979");
+    await api.put("/api/v1/sync/watchlist/film-annie-hall-1977");
+    await api.put("/api/v1/sync/progress/film-inception-2010", {
+      position_seconds: 50,
+      duration_seconds: 100,
+      state: "paused",
+    });
     const delta = await api.get(`/api/v1/sync?since=${full.json.cursor}`);
     expect(delta.json.full).toBe(false);
     expect(delta.json.reason).toBeNull();
-    expect(delta.json.watchlist.items.map((i: { content_id: string }) => i.content_id)).toEqual(["movie-3"]);
-    expect(delta.json.watchlist.removed).toEqual(["movie-1"]);
-    expect(delta.json.progress.items.map((p: { content_id: string }) => p.content_id)).toEqual(["movie-9"]);
+    expect(delta.json.watchlist.items.map((i: { content_id: string }) => i.content_id)).toEqual([
+      "film-annie-hall-1977",
+    ]);
+    expect(delta.json.watchlist.removed).toEqual(["film-alien-1979"]);
+    expect(delta.json.progress.items.map((p: { content_id: string }) => p.content_id)).toEqual(["film-inception-2010"]);
 
     const nothing = await api.get(`/api/v1/sync?since=${delta.json.cursor}`);
     expect(nothing.json).toMatchObject({
@@ -197,8 +217,8 @@ describe("isolation over HTTP", () => {
   it("one user never reads or changes another user's watchlist, progress or devices", async () => {
     const alice = await newUser("alice");
     const bob = await newUser("bob");
-    await alice.api.put("/api/v1/sync/watchlist/secret-movie");
-    await alice.api.put("/api/v1/sync/progress/secret-movie", {
+    await alice.api.put("/api/v1/sync/watchlist/film-se7en-1995");
+    await alice.api.put("/api/v1/sync/progress/film-se7en-1995", {
       position_seconds: 5,
       duration_seconds: 10,
       state: "paused",
@@ -215,13 +235,13 @@ describe("isolation over HTTP", () => {
     expect((await bob.api.get("/api/v1/devices")).json.items).toEqual([]);
     const bobSync = await bob.api.get("/api/v1/sync");
     expect(bobSync.json.watchlist.items).toEqual([]);
-    expect((await bob.api.delete("/api/v1/sync/watchlist/secret-movie")).status).toBe(404);
+    expect((await bob.api.delete("/api/v1/sync/watchlist/film-se7en-1995")).status).toBe(404);
     expect((await bob.api.delete("/api/v1/devices/alice-tv")).status).toBe(404);
     expect((await bob.api.post("/api/v1/devices/alice-tv/heartbeat")).status).toBe(404);
     // A cursor from Alice's log tells Bob nothing about Alice.
     const aliceCursor = (await alice.api.get("/api/v1/sync")).json.cursor;
     const bobDelta = await bob.api.get(`/api/v1/sync?since=${aliceCursor}`);
-    expect(JSON.stringify(bobDelta.json)).not.toContain("secret-movie");
+    expect(JSON.stringify(bobDelta.json)).not.toContain("film-se7en-1995");
     expect((await alice.api.get("/api/v1/sync/watchlist")).json.items).toHaveLength(1);
   });
 
@@ -231,10 +251,10 @@ describe("isolation over HTTP", () => {
       ["GET", "/api/v1/sync"],
       ["POST", "/api/v1/sync/ops"],
       ["GET", "/api/v1/sync/watchlist"],
-      ["PUT", "/api/v1/sync/watchlist/x"],
-      ["DELETE", "/api/v1/sync/watchlist/x"],
+      ["PUT", "/api/v1/sync/watchlist/film-the-matrix-1999"],
+      ["DELETE", "/api/v1/sync/watchlist/film-the-matrix-1999"],
       ["GET", "/api/v1/sync/progress"],
-      ["PUT", "/api/v1/sync/progress/x"],
+      ["PUT", "/api/v1/sync/progress/film-the-matrix-1999"],
       ["GET", "/api/v1/devices"],
       ["PUT", "/api/v1/devices/x"],
       ["POST", "/api/v1/devices/x/heartbeat"],

@@ -132,8 +132,75 @@ function deviceTombstones(sql: SqlStorage): void {
   sql.exec("CREATE INDEX device_tombstones_age ON device_tombstones (deleted_at)");
 }
 
+/**
+ * Series-aware viewing: each progress register knows its series; every finish is a play (kept
+ * when the item is watched again); ratings and "hidden from continue watching" flags are
+ * last-writer-wins registers like progress; each series the user watches keeps its Next Up
+ * choice, recomputed when its episodes' records or the catalog's episode list change. Registers
+ * already watched become one play each, at their last watch, so nobody's history loses a finish.
+ */
+function viewingRecord(sql: SqlStorage): void {
+  sql.exec("ALTER TABLE progress ADD COLUMN series_id TEXT");
+  sql.exec(
+    "CREATE INDEX progress_series ON progress (series_id, last_watched_at) WHERE series_id IS NOT NULL AND deleted = 0",
+  );
+  // Continue watching reads unfinished items newest first, past thousands of finished episodes.
+  sql.exec(
+    "CREATE INDEX progress_unfinished ON progress (last_watched_at DESC, content_id) WHERE deleted = 0 AND watched = 0",
+  );
+  sql.exec(`CREATE TABLE plays (
+      play_id TEXT PRIMARY KEY,
+      content_id TEXT NOT NULL,
+      series_id TEXT,
+      watched_at INTEGER NOT NULL,
+      device_id TEXT,
+      hlc TEXT NOT NULL,
+      deleted INTEGER NOT NULL DEFAULT 0,
+      removed_at INTEGER
+    )`);
+  sql.exec("CREATE INDEX plays_removed ON plays (removed_at) WHERE deleted = 1");
+  sql.exec("CREATE INDEX plays_recent ON plays (watched_at DESC, play_id) WHERE deleted = 0");
+  sql.exec("CREATE INDEX plays_content ON plays (content_id, watched_at) WHERE deleted = 0");
+  sql.exec("CREATE INDEX plays_series ON plays (series_id, content_id) WHERE series_id IS NOT NULL AND deleted = 0");
+  sql.exec(
+    `INSERT INTO plays (play_id, content_id, series_id, watched_at, device_id, hlc, deleted)
+     SELECT 'finished:' || content_id, content_id, NULL, last_watched_at, device_id, hlc, 0
+     FROM progress WHERE watched = 1 AND deleted = 0`,
+  );
+  sql.exec(`CREATE TABLE ratings (
+      content_id TEXT PRIMARY KEY,
+      rating INTEGER,
+      rated_at INTEGER NOT NULL,
+      hlc TEXT NOT NULL
+    )`);
+  sql.exec("CREATE INDEX ratings_recent ON ratings (rated_at DESC, content_id) WHERE rating IS NOT NULL");
+  sql.exec(`CREATE TABLE hidden (
+      content_id TEXT PRIMARY KEY,
+      hidden INTEGER NOT NULL,
+      hidden_at INTEGER NOT NULL,
+      hlc TEXT NOT NULL
+    )`);
+  sql.exec(`CREATE TABLE series_watch (
+      series_id TEXT PRIMARY KEY,
+      last_watched_at INTEGER NOT NULL,
+      activity_hlc TEXT NOT NULL,
+      next_id TEXT,
+      next_reason TEXT,
+      special_next_id TEXT,
+      special_next_reason TEXT,
+      signature TEXT NOT NULL
+    )`);
+  sql.exec(
+    "CREATE INDEX series_watch_next ON series_watch (last_watched_at DESC, series_id) WHERE next_id IS NOT NULL",
+  );
+  sql.exec(
+    "CREATE INDEX series_watch_special ON series_watch (last_watched_at DESC, series_id) WHERE special_next_id IS NOT NULL",
+  );
+}
+
 export const userStateMigrations: readonly Migration[] = [
   { version: 1, name: "initial schema", up: initialSchema },
   { version: 2, name: "outbox row byte size", up: outboxByteSize },
   { version: 3, name: "device tombstones", up: deviceTombstones },
+  { version: 4, name: "viewing record: series, plays, ratings, hidden items", up: viewingRecord },
 ];

@@ -1,7 +1,10 @@
 import type { OpStatus } from "../../contracts/sync";
 import { decodeHlc } from "../../domain/hlc";
-import type { ProgressState, SyncOp } from "../../domain/sync-replica";
+import { type ProgressState, playId, type SyncOp } from "../../domain/sync-replica";
+import type { ContinueWatching } from "./continue-watching";
+import type { HiddenStore } from "./hidden";
 import type { PlaybackStore } from "./playback";
+import type { RatingStore } from "./ratings";
 import type { Watchlist } from "./watchlist";
 
 /** Applied op ids kept at most, whatever their age: duplicates older than this are rare and mostly harmless. */
@@ -14,7 +17,13 @@ const MAX_REMEMBERED_OPS = 20_000;
 export class AppliedOps {
   constructor(
     private readonly sql: SqlStorage,
-    private readonly stores: { watchlist: Watchlist; playback: PlaybackStore },
+    private readonly stores: {
+      watchlist: Watchlist;
+      playback: PlaybackStore;
+      ratings: RatingStore;
+      hidden: HiddenStore;
+      continueWatching: ContinueWatching;
+    },
   ) {}
 
   /**
@@ -28,6 +37,33 @@ export class AppliedOps {
       changed = this.stores.watchlist.applyAdd(op.content_id, op.tag, op.hlc, now);
     } else if (op.type === "watchlist.remove") {
       changed = this.stores.watchlist.applyRemove(op.content_id, op.tags, op.hlc, now);
+    } else if (op.type === "rating.set") {
+      const hlc = decodeHlc(op.hlc);
+      changed = this.stores.ratings.write(op.content_id, op.rating, hlc, Math.min(now, hlc.ms));
+    } else if (op.type === "hidden.set") {
+      const hlc = decodeHlc(op.hlc);
+      const key = this.stores.continueWatching.cardKey(op.content_id);
+      changed = this.stores.hidden.write(key, op.hidden, hlc, Math.min(now, hlc.ms));
+    } else if (op.type === "play.add") {
+      const hlc = decodeHlc(op.hlc);
+      // A play cannot be in the future of the server's clock.
+      const at = Math.min(now, Date.parse(op.watched_at));
+      const current = this.stores.playback.historyItem(op.content_id);
+      this.stores.playback.writeProgress(
+        {
+          content_id: op.content_id,
+          position: current?.duration_seconds ?? 0,
+          duration: current?.duration_seconds ?? 0,
+          state: "stopped",
+          device_id: deviceId,
+          watched: true,
+          at,
+          hlc,
+          play: { id: playId(op.content_id, at), at },
+        },
+        { flushNow: true },
+      );
+      changed = (this.stores.playback.historyItem(op.content_id)?.plays ?? 0) > (current?.plays ?? 0);
     } else {
       const hlc = decodeHlc(op.hlc);
       changed = this.stores.playback.writeProgress(

@@ -1,4 +1,4 @@
-export type ChangeKind = "progress" | "watchlist" | "device";
+export type ChangeKind = "progress" | "watchlist" | "device" | "rating" | "hidden" | "play";
 
 export interface Change {
   seq: number;

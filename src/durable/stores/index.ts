@@ -6,17 +6,23 @@
 import type { Config } from "../../config";
 import { makeEvent } from "../../contracts/events";
 import { SERVER_NODE } from "../../contracts/sync";
+import { CatalogFacts } from "../../domain/catalog-facts";
 import { encodeHlc } from "../../domain/hlc";
 import { AppliedOps } from "./applied-ops";
 import { ChangeLog } from "./change-log";
 import type { StoreContext } from "./context";
+import { ContinueWatching } from "./continue-watching";
 import { Devices } from "./devices";
 import { ExposureStore } from "./exposures";
+import { HiddenStore } from "./hidden";
 import { Meta, ServerClock } from "./meta";
 import { Outbox } from "./outbox";
 import { PlaybackStore } from "./playback";
+import { PlayStore } from "./plays";
 import { ProfileStatus } from "./profile";
+import { RatingStore } from "./ratings";
 import { RevokedFamilies } from "./revocations";
+import { SeriesWatch } from "./series-watch";
 import { Watchlist } from "./watchlist";
 
 export class UserStores {
@@ -30,6 +36,13 @@ export class UserStores {
   readonly ops: AppliedOps;
   readonly revokedFamilies: RevokedFamilies;
   readonly exposures: ExposureStore;
+  readonly plays: PlayStore;
+  readonly ratings: RatingStore;
+  readonly hidden: HiddenStore;
+  readonly seriesWatch: SeriesWatch;
+  readonly continueWatching: ContinueWatching;
+  /** The catalog facts in hand (series, episode order, credits); the object refreshes them before its work. */
+  #facts = CatalogFacts.empty();
   readonly profile: ProfileStatus;
 
   constructor(
@@ -42,13 +55,29 @@ export class UserStores {
     this.outbox = new Outbox(sql, config.OUTBOX_LINGER_MS);
     this.changes = new ChangeLog(sql);
     const context: StoreContext = { userId, outbox: this.outbox, changes: this.changes, clock: this.clock };
+    const facts = () => this.#facts;
+    const rules = {
+      minSeconds: config.RESUME_MIN_SECONDS,
+      maxPercent: config.RESUME_MAX_PERCENT,
+      watchedPercent: config.WATCHED_PERCENT,
+    };
+    this.plays = new PlayStore(sql, { ...context, facts });
+    this.seriesWatch = new SeriesWatch(sql, { facts, plays: this.plays });
     this.playback = new PlaybackStore(sql, {
       ...context,
-      rules: {
-        minSeconds: config.RESUME_MIN_SECONDS,
-        maxPercent: config.RESUME_MAX_PERCENT,
-        watchedPercent: config.WATCHED_PERCENT,
-      },
+      rules,
+      facts,
+      plays: this.plays,
+      seriesWatch: this.seriesWatch,
+    });
+    this.ratings = new RatingStore(sql, context);
+    this.hidden = new HiddenStore(sql, context);
+    this.continueWatching = new ContinueWatching({
+      playback: this.playback,
+      seriesWatch: this.seriesWatch,
+      hidden: this.hidden,
+      facts,
+      rules,
     });
     this.devices = new Devices(sql, {
       ...context,
@@ -56,7 +85,13 @@ export class UserStores {
       maxDevices: config.SYNC_MAX_DEVICES,
     });
     this.watchlist = new Watchlist(sql, { ...context, devices: this.devices });
-    this.ops = new AppliedOps(sql, { watchlist: this.watchlist, playback: this.playback });
+    this.ops = new AppliedOps(sql, {
+      watchlist: this.watchlist,
+      playback: this.playback,
+      ratings: this.ratings,
+      hidden: this.hidden,
+      continueWatching: this.continueWatching,
+    });
     this.revokedFamilies = new RevokedFamilies(sql);
     this.exposures = new ExposureStore(sql, context);
     this.profile = new ProfileStatus(this.meta);
@@ -76,6 +111,10 @@ export class UserStores {
     for (const table of [
       "sessions",
       "progress",
+      "plays",
+      "ratings",
+      "hidden",
+      "series_watch",
       "watchlist",
       "devices",
       "applied_ops",
@@ -94,11 +133,33 @@ export class UserStores {
     return erased;
   }
 
+  get facts(): CatalogFacts {
+    return this.#facts;
+  }
+
+  /**
+   * Takes newer catalog facts. The first time a version is seen, registers and plays written
+   * before their content was known as an episode get its series, and every series whose episode
+   * list changed (a new episode, above all) gets its Next Up again. Call inside a transaction.
+   */
+  adoptFacts(facts: CatalogFacts): void {
+    this.#facts = facts;
+    if (!facts.known || this.meta.get("facts_version") === facts.version) return;
+    const touched = new Set([
+      ...this.playback.adoptSeries(facts),
+      ...this.plays.adoptSeries(facts),
+      ...this.seriesWatch.staleSeries(facts),
+    ]);
+    for (const seriesId of touched) this.seriesWatch.recompute(seriesId);
+    this.meta.set("facts_version", facts.version);
+  }
+
   /** Tombstones every device has synced past (or too old to wait for), old op ids, and change rows of keys gone since. */
   collectGarbage(now: number): void {
     const maxAgeMs = this.config.TOMBSTONE_MAX_AGE_SECONDS * 1000;
     this.watchlist.collectTombstones(now, maxAgeMs);
     this.devices.collectTombstones(now, maxAgeMs);
+    this.plays.collectTombstones(now, maxAgeMs);
     this.ops.forget(now, maxAgeMs);
     this.changes.prune(
       (kind, key) =>
@@ -106,26 +167,38 @@ export class UserStores {
           ? !this.watchlist.hasEntries(key)
           : kind === "device"
             ? this.devices.get(key, now, new Set()) === null
-            : false,
+            : kind === "play"
+              ? !this.plays.exists(key)
+              : kind === "hidden"
+                ? this.hidden.item(key) === null
+                : kind === "rating"
+                  ? !this.ratings.has(key)
+                  : false,
       this.devices.stableSeq(),
       now - maxAgeMs,
     );
   }
 
-  /** When the next collection is due (watchlist and device tombstones), or null. */
+  /** When the next collection is due (watchlist, device and play tombstones), or null. */
   gcDeadline(now: number): number | null {
     const maxAgeMs = this.config.TOMBSTONE_MAX_AGE_SECONDS * 1000;
-    const due = [this.watchlist.gcDeadline(now, maxAgeMs), this.devices.tombstoneDeadline(maxAgeMs)];
+    const due = [
+      this.watchlist.gcDeadline(now, maxAgeMs),
+      this.devices.tombstoneDeadline(maxAgeMs),
+      this.plays.tombstoneDeadline(maxAgeMs),
+    ];
     const known = due.filter((at): at is number => at !== null);
     return known.length === 0 ? null : Math.min(...known);
   }
 
   /** Puts the current state of every progress register, watchlist element and device in the outbox again. */
-  reemitAll(now: number): { progress: number; watchlist: number; devices: number } {
+  reemitAll(now: number): { progress: number; watchlist: number; devices: number; plays: number; ratings: number } {
     return {
       progress: this.playback.reemitAll(),
       watchlist: this.watchlist.reemitAll(now),
       devices: this.devices.reemitAll(now),
+      plays: this.plays.reemitAll(),
+      ratings: this.ratings.reemitAll(),
     };
   }
 

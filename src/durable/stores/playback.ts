@@ -1,9 +1,13 @@
 import { makeEvent } from "../../contracts/events";
 import type { PlaybackState, ProgressItem } from "../../contracts/sync";
+import type { CatalogFacts } from "../../domain/catalog-facts";
 import { encodeHlc, type Hlc } from "../../domain/hlc";
 import { type ProgressRegister, progressWins, resolveProgressWrite } from "../../domain/progress-register";
 import { completionPercentage, completionRate, type ResumeRules, resumePosition } from "../../domain/resume";
+import { playId } from "../../domain/sync-replica";
 import type { StoreContext } from "./context";
+import type { PlayFilter, PlayStore } from "./plays";
+import type { SeriesWatch } from "./series-watch";
 
 export interface Session {
   id: string;
@@ -19,8 +23,14 @@ export interface Session {
   ended_at: string | null;
 }
 
+/** A progress register as history answers it: with its series and its completed plays. */
+export interface HistoryItem extends ProgressItem {
+  series_id: string | null;
+  plays: number;
+}
+
 export interface HistoryPage {
-  items: ProgressItem[];
+  items: HistoryItem[];
   next_cursor: { t: number; c: string } | null;
 }
 
@@ -49,6 +59,7 @@ interface ProgressRow {
   last_watched_at: number;
   deleted: number;
   dirty_since: number | null;
+  series_id: string | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -63,10 +74,36 @@ export interface ProgressWrite {
   deleted?: boolean;
   at: number;
   hlc: Hlc;
+  /**
+   * A play the write reports in its own right (marked watched at a given time, a play from an
+   * offline device): recorded once by its id, whether or not the write wins the register.
+   * Without it, a write that finishes the current viewing records a play.
+   */
+  play?: { id: string; at: number } | undefined;
 }
+
+/** One view of an imported history, matched to a content id. */
+export interface ImportedView {
+  content_id: string;
+  /** Epoch ms. */
+  watched_at: number;
+  /** Finished; else the position says how far. */
+  completed: boolean;
+  position_seconds: number | null;
+  duration_seconds: number | null;
+  /** 1-10, or null: no rating in the file. */
+  rating: number | null;
+}
+
+/** An imported finish is one play, whichever file or call carries it again. */
+const importedPlayId = (view: ImportedView) => `import:${view.content_id}:${view.watched_at}`;
 
 export interface PlaybackContext extends StoreContext {
   rules: ResumeRules;
+  /** The catalog facts in hand: series of an episode, credits markers. */
+  facts: () => CatalogFacts;
+  plays: PlayStore;
+  seriesWatch: SeriesWatch;
 }
 
 /** A stored row as the register it holds. */
@@ -118,6 +155,23 @@ export class PlaybackStore {
       makeEvent("session-created", this.ctx.userId, hlc, this.sessionData(session), new Date(now)),
     );
     const progress = this.progressRow(input.content_id);
+    if (progress && !progress.deleted && progress.watched) {
+      // A rewatch: a new viewing from 0; the plays of the earlier ones stay.
+      this.writeProgress(
+        {
+          content_id: input.content_id,
+          position: 0,
+          duration: input.duration_seconds || progress.duration,
+          state: "playing",
+          device_id: input.device_id,
+          watched: false,
+          at: now,
+          hlc: this.ctx.clock.tick(),
+        },
+        { flushNow: false },
+      );
+      return { session, resume_position_seconds: null };
+    }
     const resume =
       progress && !progress.deleted
         ? resumePosition(progress.position, progress.duration || input.duration_seconds, this.ctx.rules)
@@ -228,16 +282,38 @@ export class PlaybackStore {
    */
   writeProgress(write: ProgressWrite, opts: { flushNow: boolean }): boolean {
     const current = this.progressRow(write.content_id);
+    const facts = this.ctx.facts();
+    const seriesId = facts.episode(write.content_id)?.series_id ?? current?.series_id ?? null;
     const hlc = encodeHlc(write.hlc);
-    const next = resolveProgressWrite({ ...write, hlc }, this.ctx.rules);
-    if (!progressWins(current && registerOf(current), next)) return false;
-    const dirtySince = opts.flushNow ? null : (current?.dirty_since ?? write.at);
+    // A play older than a removal of the item (unwatched, cleared) stays removed.
+    const removedSince = current?.deleted === 1 && current.hlc > hlc;
+    const explicitPlay =
+      write.play && !write.deleted && !removedSince
+        ? this.ctx.plays.record({
+            play_id: write.play.id,
+            content_id: write.content_id,
+            series_id: seriesId,
+            watched_at: write.play.at,
+            device_id: write.device_id,
+            hlc,
+          })
+        : false;
+    const next = resolveProgressWrite({ ...write, hlc }, this.ctx.rules, facts.creditsStart(write.content_id));
+    if (!progressWins(current && registerOf(current), next)) {
+      if (explicitPlay && seriesId) this.ctx.seriesWatch.recompute(seriesId);
+      return false;
+    }
+    // Finishing is a checkpoint like a pause: written through at once.
+    const finishing = next.watched && !(current?.watched && !current.deleted);
+    const flushNow = opts.flushNow || finishing || explicitPlay;
+    const dirtySince = flushNow ? null : (current?.dirty_since ?? write.at);
     this.sql.exec(
-      `INSERT INTO progress (content_id, position, duration, state, watched, device_id, hlc, last_watched_at, deleted, dirty_since)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO progress (content_id, position, duration, state, watched, device_id, hlc, last_watched_at, deleted, dirty_since, series_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (content_id) DO UPDATE SET position = excluded.position, duration = excluded.duration,
          state = excluded.state, watched = excluded.watched, device_id = excluded.device_id, hlc = excluded.hlc,
-         last_watched_at = excluded.last_watched_at, deleted = excluded.deleted, dirty_since = excluded.dirty_since`,
+         last_watched_at = excluded.last_watched_at, deleted = excluded.deleted, dirty_since = excluded.dirty_since,
+         series_id = excluded.series_id`,
       write.content_id,
       next.position,
       next.duration,
@@ -248,9 +324,26 @@ export class PlaybackStore {
       next.at,
       next.deleted ? 1 : 0,
       dirtySince,
+      seriesId,
     );
     this.ctx.changes.record("progress", write.content_id, hlc, Date.now());
-    if (opts.flushNow) this.emitProgress(write.content_id);
+    let played = explicitPlay;
+    if (finishing && !write.play) {
+      played = this.ctx.plays.record({
+        play_id: crypto.randomUUID(),
+        content_id: write.content_id,
+        series_id: seriesId,
+        watched_at: write.at,
+        device_id: write.device_id,
+        hlc,
+      });
+    }
+    const removed = next.deleted ? this.ctx.plays.removeFor(write.content_id, hlc) > 0 : false;
+    if (flushNow) this.emitProgress(write.content_id);
+    if (seriesId) {
+      const structural = played || removed || next.deleted || next.watched !== (current?.watched === 1);
+      this.ctx.seriesWatch.touch(seriesId, write.content_id, next.at, hlc, structural || !current);
+    }
     return true;
   }
 
@@ -281,6 +374,12 @@ export class PlaybackStore {
     return row && !row.deleted ? this.toItem(row) : null;
   }
 
+  /** One item as history and resume answer it (with its series and plays); null when there is none. */
+  historyItem(contentId: string): HistoryItem | null {
+    const row = this.progressRow(contentId);
+    return row && !row.deleted ? this.toHistoryItem(row) : null;
+  }
+
   /** Registers, live and deleted, for sync. */
   allProgress(): (ProgressItem & { deleted: boolean })[] {
     return this.sql
@@ -305,22 +404,39 @@ export class PlaybackStore {
     };
   }
 
-  /** Most recent first; `status` filters by watched; `inProgressOnly` keeps only resumable items. */
-  history(opts: {
-    status?: "in_progress" | "completed" | undefined;
-    resumableOnly?: boolean;
-    limit: number;
-    after?: { t: number; c: string } | null | undefined;
-  }): HistoryPage {
+  /**
+   * Most recent first; `status` filters by watched, `kind` by film or episode, `start`/`end` by
+   * last watched time; `resumableOnly` keeps only what continue watching offers, `skip` leaves
+   * out what the caller does not want (hidden items).
+   */
+  history(
+    opts: PlayFilter & {
+      status?: "in_progress" | "completed" | undefined;
+      resumableOnly?: boolean;
+      skip?: (item: HistoryItem) => boolean;
+      limit: number;
+      after?: { t: number; c: string } | null | undefined;
+    },
+  ): HistoryPage {
     const where = ["deleted = 0"];
     const args: SqlStorageValue[] = [];
     if (opts.status === "completed") where.push("watched = 1");
     if (opts.status === "in_progress" || opts.resumableOnly) where.push("watched = 0");
+    if (opts.kind === "movie") where.push("series_id IS NULL");
+    if (opts.kind === "episode") where.push("series_id IS NOT NULL");
+    if (opts.start !== undefined) {
+      where.push("last_watched_at >= ?");
+      args.push(opts.start);
+    }
+    if (opts.end !== undefined) {
+      where.push("last_watched_at <= ?");
+      args.push(opts.end);
+    }
     if (opts.after) {
       where.push("(last_watched_at < ? OR (last_watched_at = ? AND content_id > ?))");
       args.push(opts.after.t, opts.after.t, opts.after.c);
     }
-    const items: ProgressItem[] = [];
+    const items: HistoryItem[] = [];
     let last: ProgressRow | undefined;
     let more = false;
     // Resumability depends on the rules, not a column: filter while reading, page by page.
@@ -329,8 +445,9 @@ export class PlaybackStore {
       ...args,
     );
     for (const row of cursor) {
-      const item = this.toItem(row);
+      const item = { ...this.toItem(row), series_id: row.series_id, plays: 0 };
       if (opts.resumableOnly && item.resume_position_seconds === null) continue;
+      if (opts.skip?.(item)) continue;
       if (items.length === opts.limit) {
         more = true;
         break;
@@ -338,14 +455,22 @@ export class PlaybackStore {
       items.push(item);
       last = row;
     }
+    // Plays are counted once the page is known (the cursor above is read lazily).
+    for (const item of items) item.plays = this.ctx.plays.tally(item.content_id).plays;
     return { items, next_cursor: more && last ? { t: last.last_watched_at, c: last.content_id } : null };
   }
 
-  markWatched(contentId: string, watched: boolean, now: number): ProgressItem | null {
+  /**
+   * Marks watched (a play, at `watchedAt` when given, else now) or unwatched (progress and plays
+   * removed). Without `watchedAt`, an item already finished is not played again: a retry counts
+   * once. With it, the play is named by the time, so the same report twice is one play.
+   */
+  markWatched(contentId: string, watched: boolean, now: number, watchedAt?: number): HistoryItem | null {
     const current = this.progressRow(contentId);
     const hlc = this.ctx.clock.tick();
     if (watched) {
       const duration = current?.duration ?? 0;
+      const already = current !== undefined && !current.deleted && current.watched === 1;
       this.writeProgress(
         {
           content_id: contentId,
@@ -354,12 +479,18 @@ export class PlaybackStore {
           state: "stopped",
           device_id: current?.device_id ?? null,
           watched: true,
-          at: now,
+          at: watchedAt ?? now,
           hlc,
+          play:
+            watchedAt !== undefined
+              ? { id: playId(contentId, watchedAt), at: watchedAt }
+              : already
+                ? undefined
+                : { id: crypto.randomUUID(), at: now },
         },
         { flushNow: true },
       );
-      return this.progress(contentId);
+      return this.historyItem(contentId);
     }
     if (!current || current.deleted) return null;
     this.remove(contentId, now, hlc);
@@ -384,6 +515,8 @@ export class PlaybackStore {
       now,
     );
     for (const { content_id } of live) this.ctx.changes.record("progress", content_id, encoded, Date.now());
+    this.ctx.plays.removeAll(encoded);
+    this.sql.exec("DELETE FROM series_watch");
     this.ctx.outbox.append(
       makeEvent("history-cleared", this.ctx.userId, encoded, { before_hlc: encoded }, new Date(now)),
     );
@@ -408,6 +541,64 @@ export class PlaybackStore {
     );
   }
 
+  /**
+   * Views from the user's history elsewhere, each at its own time. A view is written unless the
+   * register already holds this title at that time or later, so importing the same file again
+   * writes nothing, and nothing the user did here since is overwritten. A title listed twice
+   * counts at its latest view. Returns how many registers were written.
+   */
+  importViews(views: readonly ImportedView[]): number {
+    const latest = new Map<string, ImportedView>();
+    for (const view of views) {
+      const seen = latest.get(view.content_id);
+      if (!seen || view.watched_at >= seen.watched_at) latest.set(view.content_id, view);
+    }
+    let written = 0;
+    // Every finish in the file is a play of its own (a film seen twice is two), once whatever the repeats.
+    for (const view of views) {
+      if (!view.completed || latest.get(view.content_id) === view) continue;
+      if (this.recordImportedPlay(view)) written++;
+    }
+    for (const view of latest.values()) {
+      const current = this.progressRow(view.content_id);
+      if (current && !current.deleted && current.last_watched_at >= view.watched_at) {
+        if (view.completed && this.recordImportedPlay(view)) written++;
+        continue;
+      }
+      const duration = view.duration_seconds ?? current?.duration ?? 0;
+      const won = this.writeProgress(
+        {
+          content_id: view.content_id,
+          position: view.completed ? duration : (view.position_seconds ?? 0),
+          duration,
+          state: "stopped",
+          device_id: null,
+          ...(view.completed ? { watched: true, play: { id: importedPlayId(view), at: view.watched_at } } : {}),
+          at: view.watched_at,
+          hlc: this.ctx.clock.tick(),
+        },
+        { flushNow: true },
+      );
+      if (won) written++;
+    }
+    return written;
+  }
+
+  /** An imported finish older than what the register holds: a play only (the register stays). */
+  private recordImportedPlay(view: ImportedView): boolean {
+    const seriesId = this.ctx.facts().episode(view.content_id)?.series_id ?? null;
+    const recorded = this.ctx.plays.record({
+      play_id: importedPlayId(view),
+      content_id: view.content_id,
+      series_id: seriesId,
+      watched_at: view.watched_at,
+      device_id: null,
+      hlc: encodeHlc(this.ctx.clock.tick()),
+    });
+    if (recorded && seriesId) this.ctx.seriesWatch.recompute(seriesId);
+    return recorded;
+  }
+
   /** Emits every register again as it stands (live or removed), at its own HLC: replays change nothing. */
   reemitAll(): number {
     const rows = this.sql.exec<{ content_id: string }>("SELECT content_id FROM progress ORDER BY content_id").toArray();
@@ -415,10 +606,26 @@ export class PlaybackStore {
     return rows.length;
   }
 
+  /** Registers written before their content was known as an episode get its series; returns the series touched. */
+  adoptSeries(facts: CatalogFacts): Set<string> {
+    const touched = new Set<string>();
+    const rows = this.sql
+      .exec<{ content_id: string }>("SELECT content_id FROM progress WHERE series_id IS NULL AND deleted = 0")
+      .toArray();
+    for (const { content_id } of rows) {
+      const episode = facts.episode(content_id);
+      if (!episode) continue;
+      this.sql.exec("UPDATE progress SET series_id = ? WHERE content_id = ?", episode.series_id, content_id);
+      touched.add(episode.series_id);
+    }
+    return touched;
+  }
+
   private emitProgress(contentId: string): void {
     const row = this.progressRow(contentId);
     if (!row) return;
     const item = this.toItem(row);
+    const episode = row.series_id ? this.ctx.facts().episode(row.content_id) : null;
     this.ctx.outbox.append(
       makeEvent(
         "progress-changed",
@@ -434,6 +641,9 @@ export class PlaybackStore {
           device_id: row.device_id,
           last_watched_at: new Date(row.last_watched_at).toISOString(),
           deleted: row.deleted === 1,
+          series_id: row.series_id,
+          season_number: episode?.season ?? null,
+          episode_number: episode?.episode ?? null,
         },
         new Date(),
       ),
@@ -459,6 +669,10 @@ export class PlaybackStore {
       last_watched_at: iso(row.last_watched_at),
       hlc: row.hlc,
     };
+  }
+
+  private toHistoryItem(row: ProgressRow): HistoryItem {
+    return { ...this.toItem(row), series_id: row.series_id, plays: this.ctx.plays.tally(row.content_id).plays };
   }
 
   private toSession(row: SessionRow): Session {

@@ -1,0 +1,1 @@
+CREATE INDEX "watch_history_finished_recent" ON "watch_history" USING btree ("last_watched_at" DESC NULLS LAST) WHERE "watch_history"."active" and "watch_history"."watched";
