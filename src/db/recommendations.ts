@@ -15,14 +15,34 @@ const weightOf = sql.raw(`CASE WHEN watched THEN ${VIEW_WEIGHTS.finished}
   WHEN completion_percentage < ${ABANDONED_BELOW * 100} THEN ${VIEW_WEIGHTS.abandoned}
   ELSE ${VIEW_WEIGHTS.partial} END`);
 
+/** Ratings (1-10) at or above this count as a finished view, at or below LOW_RATING as abandoned. */
+export const HIGH_RATING = 8;
+export const LOW_RATING = 4;
+
+/**
+ * Each user's views with the viewing record folded in: a title with a play counts as finished
+ * even when its register was reset for a rewatch; a high rating counts as finished and a low one
+ * as abandoned, whatever the position says (a rating is the user's own word on the title).
+ */
+const signals = (users?: ReturnType<typeof sql>) => sql`
+  SELECT h.user_id, h.content_id, h.last_watched_at,
+    CASE WHEN r.rating <= ${LOW_RATING} THEN 0 ELSE h.completion_percentage END AS completion_percentage,
+    CASE WHEN r.rating >= ${HIGH_RATING} THEN true
+      WHEN r.rating <= ${LOW_RATING} THEN false
+      ELSE h.watched OR EXISTS (
+        SELECT 1 FROM plays p WHERE p.user_id = h.user_id AND p.content_id = h.content_id AND p.active
+      ) END AS watched
+  FROM watch_history h
+  LEFT JOIN ratings r ON r.user_id = h.user_id AND r.content_id = h.content_id AND r.rating IS NOT NULL
+  WHERE h.active ${users ? sql`AND h.user_id = ANY(${users})` : sql``}`;
+
 /** Each user's `viewsPerUser` most recent active views, newest first (the order `userSignals` keeps). */
 const recentViews = (viewsPerUser: number, users?: ReturnType<typeof sql>) => sql`
   SELECT user_id, content_id, completion_percentage, watched, last_watched_at, ${weightOf} AS weight FROM (
-    SELECT h.*, row_number() OVER (
-      PARTITION BY h.user_id ORDER BY h.last_watched_at DESC, h.content_id COLLATE "C" DESC
+    SELECT s.*, row_number() OVER (
+      PARTITION BY s.user_id ORDER BY s.last_watched_at DESC, s.content_id COLLATE "C" DESC
     ) AS recency
-    FROM watch_history h
-    WHERE h.active ${users ? sql`AND h.user_id = ANY(${users})` : sql``}
+    FROM (${signals(users)}) s
   ) v
   WHERE recency <= ${viewsPerUser}`;
 
@@ -79,9 +99,10 @@ export interface TrendingRow {
 }
 
 /**
- * Titles by plays in the last `windowSeconds`, each play decayed by its age. A play is a finished
- * view (watch history rows marked watched, at their last watch); an episode's plays count for its
- * series unless episodes are asked for.
+ * Titles by plays in the last `windowSeconds`, each play decayed by its age. A play is a row of
+ * `plays` (every finish counts, rewatches too); history from before plays were recorded counts
+ * its finished views, one each. An episode's plays count for its series unless episodes are
+ * asked for.
  */
 export async function trendingPlays(
   db: Queryable,
@@ -98,9 +119,15 @@ export async function trendingPlays(
     SELECT c.id AS content_id, count(*) AS plays,
       sum(exp(-ln(2) * greatest(extract(epoch FROM now() - p.at), 0) / ${opts.halfLifeSeconds})) AS score
     FROM (
-      SELECT ${target} AS target, w.last_watched_at AS at
-      FROM watch_history w JOIN content e ON e.id = w.content_id
-      WHERE w.active AND w.watched AND w.last_watched_at > now() - make_interval(secs => ${opts.windowSeconds})
+      SELECT ${target} AS target, v.at
+      FROM (
+        SELECT pl.content_id, pl.watched_at AS at FROM plays pl
+        WHERE pl.active AND pl.watched_at > now() - make_interval(secs => ${opts.windowSeconds})
+        UNION ALL
+        SELECT w.content_id, w.last_watched_at FROM watch_history w
+        WHERE w.active AND w.watched AND w.last_watched_at > now() - make_interval(secs => ${opts.windowSeconds})
+          AND NOT EXISTS (SELECT 1 FROM plays pl WHERE pl.user_id = w.user_id AND pl.content_id = w.content_id)
+      ) v JOIN content e ON e.id = v.content_id
     ) p
     JOIN content c ON c.id = p.target
     WHERE c.kind = ANY(${sql.param(kinds)}::text[])

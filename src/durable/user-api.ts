@@ -156,7 +156,8 @@ export class UserApi extends RpcTarget {
     const cost = Math.max(1, Math.ceil(views.length / config.SYNC_OPS_PER_TOKEN));
     return this.#write(
       () => {
-        let imported = this.#playback.importViews(views);
+        // Counted per view that changed anything: its register, a play, or its rating.
+        const changed = this.#playback.importViews(views);
         const rated = new Map<string, ImportedView>();
         for (const view of views) {
           const seen = rated.get(view.content_id);
@@ -165,9 +166,11 @@ export class UserApi extends RpcTarget {
         for (const view of rated.values()) {
           const current = stores.ratings.get(view.content_id);
           if (current && Date.parse(current.rated_at) >= view.watched_at) continue;
-          if (stores.ratings.write(view.content_id, view.rating, stores.clock.tick(), view.watched_at)) imported++;
+          if (stores.ratings.write(view.content_id, view.rating, stores.clock.tick(), view.watched_at)) {
+            changed.add(view);
+          }
         }
-        return { imported };
+        return { imported: new Set([...changed].map((v) => `${v.content_id}\u0000${v.watched_at}`)).size };
       },
       { cost },
     );

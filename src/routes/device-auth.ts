@@ -23,7 +23,16 @@ import {
 } from "../domain/device-codes";
 import type { AppContext } from "../env";
 import { tokenPairSchema } from "./auth";
-import { guardedRouter, json, problem, resourceId, unavailableResponse, userRoute, withPostgres } from "./router";
+import {
+  errorResponses,
+  guardedRouter,
+  json,
+  problem,
+  resourceId,
+  unavailableResponse,
+  userRoute,
+  withPostgres,
+} from "./router";
 
 export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -117,12 +126,14 @@ const approvalSchema = z
 
 /** OAuth clients post forms (RFC 8628 §3.1, §3.4); this API's own clients post JSON. Both are read. */
 async function oauthBody(c: AppContext): Promise<unknown> {
-  const type = c.req.header("content-type") ?? "";
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  const text = await c.req.text();
+  // A body in any other format is not a malformed request but one in a format neither side reads.
+  if (text.trim() !== "" && !/^application\/(json|x-www-form-urlencoded)\b/.test(type) && !/\+json\b/.test(type)) {
+    throw new HttpProblem(415, "unsupported-media-type", "send the body as application/json or a form");
+  }
   try {
-    if (type.startsWith("application/x-www-form-urlencoded")) {
-      return Object.fromEntries(new URLSearchParams(await c.req.text()));
-    }
-    const text = await c.req.text();
+    if (type.startsWith("application/x-www-form-urlencoded")) return Object.fromEntries(new URLSearchParams(text));
     return text.trim() === "" ? {} : JSON.parse(text);
   } catch {
     return null;
@@ -151,6 +162,8 @@ const codeRoute = createRoute({
   responses: {
     200: { description: "A code", content: json(codeResponse) },
     400: { description: "Not a valid request (`invalid_request`)", content: json(oauthErrorSchema) },
+    413: errorResponses[413],
+    415: problem("A body that is neither JSON nor a form"),
     429: problem("Too many codes from this address; see Retry-After"),
   },
 });
@@ -176,6 +189,8 @@ const tokenRoute = createRoute({
   responses: {
     200: { description: "Signed in", content: json(tokenPairSchema) },
     400: { description: "Not (yet) signed in: the RFC 8628 §3.5 answers", content: json(oauthErrorSchema) },
+    413: errorResponses[413],
+    415: problem("A body that is neither JSON nor a form"),
     503: unavailableResponse,
   },
 });
@@ -276,6 +291,7 @@ export const deviceAuthRoutes = base.openapi(
     responses: {
       200: { description: "Decided", content: json(approvalSchema) },
       403: problem("The profile's PIN is missing or wrong"),
+      404: problem("No TV is waiting with this code (unknown or expired), or the profile is not the account's"),
       409: problem("The code was approved or denied already"),
       503: unavailableResponse,
     },

@@ -15,6 +15,7 @@ import {
   limitQuery,
   pageCursor,
   pageOf,
+  problem,
   removedOr404,
   resourceId,
   userRoute,
@@ -117,7 +118,10 @@ export const historyRoutes = base
         "Content never played answers zeros and `resume_position_seconds: null`. 404 when the catalog does not " +
         "hold the id and the user has no progress on it (progress on content that left the catalog is still answered).",
       request: { params: contentParams },
-      responses: { 200: { description: "Resume point", content: json(historyItemSchema) } },
+      responses: {
+        200: { description: "Resume point", content: json(historyItemSchema) },
+        403: problem("Above the profile's maturity limit"),
+      },
     }),
     async (c) => {
       const { content_id } = c.req.valid("param");

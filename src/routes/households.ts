@@ -47,7 +47,10 @@ const name = z
   .trim()
   .min(1)
   .max(40)
-  .regex(/^[^\p{Cc}\p{Cs}]*$/u, "no control characters")
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  .regex(/^[^\x00-\x1f\x7f-\x9f]*$/, "no control characters")
+  // A lone surrogate is no character at all (a published pattern cannot say so without flags).
+  .refine((text) => !/\p{Cs}/u.test(text), "no lone surrogates")
   .openapi({ example: "Kids" });
 const maturityLimit = z.enum(MATURITY_LABELS).nullable().openapi({
   description:
@@ -116,13 +119,19 @@ const stateOf = (c: AppContext, profileId: string) => c.env.USER_STATE.get(c.env
 
 const nameTaken = () => new HttpProblem(409, "name-taken", "the account has a profile of that name already");
 
+const noAccount = problem("The token's user has no account here (a developer token): no household");
+
 export const householdRoutes = guardedRouter(["/profiles", "/profiles/*"], requireUser)
   .openapi(
     userRoute("Households", "get", "/profiles", "The account's profiles", {
       description:
         "Every profile of the caller's account, the owner's first. Any profile of the account may list them " +
         "(to switch). PINs are never returned, only whether a profile has one.",
-      responses: { 200: { description: "The profiles", content: json(profileList) }, 503: unavailableResponse },
+      responses: {
+        200: { description: "The profiles", content: json(profileList) },
+        404: noAccount,
+        503: unavailableResponse,
+      },
     }),
     async (c) => {
       const caller = c.var.caller;
@@ -143,6 +152,7 @@ export const householdRoutes = guardedRouter(["/profiles", "/profiles/*"], requi
       responses: {
         201: { description: "Created", content: json(profileSchema) },
         403: ownerOnly,
+        404: noAccount,
         409: problem("A profile of that name exists, or the account has PROFILES_MAX profiles"),
         503: unavailableResponse,
       },

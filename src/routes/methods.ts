@@ -1,7 +1,8 @@
 /**
  * A method a known path does not have is a 405 with `Allow`, not a 404: the paths and methods
  * are the OpenAPI document's own (every route is declared there), so the answer always agrees
- * with the document. HEAD is answered wherever GET is.
+ * with the document. HEAD is answered wherever GET is. As in OpenAPI, a concrete path is matched
+ * before a templated one that would also match it.
  */
 import type { MiddlewareHandler } from "hono";
 import { HttpProblem } from "../contracts/problems";
@@ -15,6 +16,8 @@ interface RouteRegistry {
 interface KnownPath {
   pattern: RegExp;
   methods: Set<string>;
+  /** Templated segments: OpenAPI matches a concrete path before a templated one (`/history/import` before `/history/{content_id}`). */
+  params: number;
 }
 
 function knownPaths(registry: RouteRegistry): KnownPath[] {
@@ -35,6 +38,7 @@ function knownPaths(registry: RouteRegistry): KnownPath[] {
         .join("/")}$`,
     ),
     methods,
+    params: template.split("/").filter((s) => /^\{[^}]+\}$/.test(s)).length,
   }));
 }
 
@@ -44,9 +48,11 @@ export function methodNotAllowed(registry: () => RouteRegistry): MiddlewareHandl
   return async (c, next) => {
     table ??= knownPaths(registry());
     const pathname = new URL(c.req.url).pathname;
+    const matches = table.filter((known) => known.pattern.test(pathname));
+    const mostConcrete = Math.min(...matches.map((known) => known.params));
     const allowed = new Set<string>();
-    for (const known of table) {
-      if (!known.pattern.test(pathname)) continue;
+    for (const known of matches) {
+      if (known.params !== mostConcrete) continue;
       if (known.methods.has(c.req.method)) return next();
       for (const method of known.methods) allowed.add(method);
     }

@@ -3,6 +3,7 @@ import { requireUserState } from "../auth";
 import { unwrap } from "../contracts/outcomes";
 import { ratingItemSchema } from "../contracts/sync";
 import { encodeCursor } from "../domain/cursor";
+import { requireKnownContent } from "./known-content";
 import {
   deviceHeader,
   guardedRouter,
@@ -41,6 +42,7 @@ export const ratingRoutes = guardedRouter(["/ratings", "/ratings/*"], requireUse
     async (c) => {
       const origin = c.req.valid("header")["x-device-id"] ?? null;
       const { content_id } = c.req.valid("param");
+      await requireKnownContent(c, content_id);
       return c.json(unwrap(await userState(c).rate(content_id, c.req.valid("json").rating, origin)), 200);
     },
   )

@@ -4,6 +4,8 @@ import { unwrap } from "../contracts/outcomes";
 import { notFound } from "../contracts/problems";
 import { encodeCursor } from "../domain/cursor";
 import { historyItemSchema, publicItem, viewableItems } from "./history";
+import { requireKnownContent } from "./known-content";
+import { requireViewable } from "./maturity";
 import {
   cursorQuery,
   deviceHeader,
@@ -12,6 +14,7 @@ import {
   limitQuery,
   pageCursor,
   pageOf,
+  problem,
   resourceId,
   userRoute,
   userState,
@@ -161,7 +164,9 @@ export const seriesRoutes = guardedRouter(
     }),
     async (c) => {
       const origin = c.req.valid("header")["x-device-id"] ?? null;
-      const result = unwrap(await userState(c).setHidden(c.req.valid("param").content_id, true, origin));
+      const { content_id } = c.req.valid("param");
+      await requireKnownContent(c, content_id);
+      const result = unwrap(await userState(c).setHidden(content_id, true, origin));
       return c.json(result as NonNullable<typeof result>, 200);
     },
   )
@@ -183,10 +188,15 @@ export const seriesRoutes = guardedRouter(
         "Per season and overall: episodes in the catalog, completed, percentage; each episode's watched flag, " +
         "plays and last watched time; the Next Up episode.",
       request: { params: seriesParams },
-      responses: { 200: { description: "Progress", content: json(seriesProgressSchema) } },
+      responses: {
+        200: { description: "Progress", content: json(seriesProgressSchema) },
+        403: problem("The series is above the profile's maturity limit"),
+      },
     }),
     async (c) => {
-      const progress = await userState(c).seriesProgress(c.req.valid("param").series_id);
+      const { series_id } = c.req.valid("param");
+      await requireViewable(c, series_id);
+      const progress = await userState(c).seriesProgress(series_id);
       if (!progress) throw notFound("series");
       return c.json(progress, 200);
     },

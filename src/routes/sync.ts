@@ -207,8 +207,13 @@ export const syncRoutes = guardedRouter(
           errors: [{ path: "ops", message: `${body.ops.length} ops > ${max}` }],
         });
       }
+      // Removals may name content that left the catalog; everything that adds or writes may not.
+      const removes = (op: (typeof body.ops)[number]) =>
+        op.type === "watchlist.remove" ||
+        (op.type === "rating.set" && op.rating === null) ||
+        (op.type === "hidden.set" && !op.hidden);
       const named = body.ops.flatMap((op, i) =>
-        op.type === "watchlist.remove" ? [] : [{ path: `ops.${i}.content_id`, id: op.content_id }],
+        removes(op) ? [] : [{ path: `ops.${i}.content_id`, id: op.content_id }],
       );
       const unknown = new Set(await unknownContentIds(c, [...new Set(named.map((n) => n.id))]));
       if (unknown.size > 0) throw contentNotFound(named.filter((n) => unknown.has(n.id)));

@@ -34,8 +34,9 @@ describe("history import", () => {
     };
     const first = await api.post("/api/v1/history/import", file);
     expect(first.status).toBe(200);
+    // Four views changed something: three registers, and The Matrix's earlier finish as a play of its own.
     expect(first.json).toEqual({
-      imported: 3,
+      imported: 4,
       matched: 4,
       unmatched: [
         { index: 4, content_id: null, title: "A Film That Was Never Made", year: 1999 },
@@ -53,9 +54,18 @@ describe("history import", () => {
     // Resume follows the imported position.
     expect((await api.get(`/api/v1/resume/${films[1]!.id}`)).json.resume_position_seconds).toBe(1200);
 
+    const data = await exported(api);
+    expect(data.plays.filter((p: { content_id: string }) => p.content_id === "film-the-matrix-1999")).toHaveLength(2);
+    expect(data.ratings).toEqual([
+      expect.objectContaining({ content_id: films[0]!.id, rating: 9, rated_at: file.items[0]!.watched_at }),
+    ]);
+
     const second = await api.post("/api/v1/history/import", file);
     expect(second.json).toMatchObject({ imported: 0, matched: 4 });
-    expect((await exported(api)).history).toEqual(history);
+    const again = await exported(api);
+    expect(again.history).toEqual(history);
+    expect(again.plays).toEqual(data.plays);
+    expect(again.ratings).toEqual(data.ratings);
   });
 
   it("never takes back what the user did here after the imported time", async () => {
@@ -177,7 +187,8 @@ describe("history export", () => {
     expect(data.history.map((h: { content_id: string }) => h.content_id)).toEqual([films[0]!.id, films[1]!.id]);
     expect(data.watchlist.map((w: { content_id: string }) => w.content_id)).toEqual([films[2]!.id]);
     expect(data.devices.map((d: { device_id: string }) => d.device_id)).toEqual(["tv-1"]);
-    expect(data.plays).toEqual([]);
+    // Marking the first film watched was a play; nothing was rated.
+    expect(data.plays.map((p: { content_id: string }) => p.content_id)).toEqual([films[0]!.id]);
     expect(data.ratings).toEqual([]);
 
     const elsewhere = await newUser();

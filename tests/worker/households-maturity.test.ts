@@ -1,4 +1,4 @@
-import { inArray } from "drizzle-orm";
+import { and, asc, eq, gte, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { content } from "../../src/db/schema";
 import { allowsRating, limitOf } from "../../src/domain/maturity";
@@ -235,6 +235,45 @@ describe("a limit set after the fact", () => {
     expect(after.json.items.map((i: { content_id: string }) => i.content_id).sort()).toEqual(
       [MATRIX, TOY_STORY].sort(),
     );
+  });
+
+  it("leaves series above the limit out of Next Up, and their progress is 403", async () => {
+    const { owner, kid } = await household(null);
+    const firstEpisode = async (seriesId: string) => {
+      const [row] = await db((d) =>
+        d
+          .select({ id: content.id })
+          .from(content)
+          // Season 1 on: specials (season 0) are not Next Up unless asked for.
+          .where(and(eq(content.seriesId, seriesId), eq(content.kind, "episode"), gte(content.seasonNumber, 1)))
+          .orderBy(asc(content.seasonNumber), asc(content.episodeNumber))
+          .limit(1),
+      );
+      return row!.id;
+    };
+    for (const series of [TV_MA_SERIES, TV_Y_SERIES]) {
+      const started = await kid.api.post("/api/v1/sessions", {
+        content_id: await firstEpisode(series),
+        device_id: "tv",
+        duration_seconds: 1800,
+      });
+      expect(started.status).toBe(201);
+      await kid.api.patch(`/api/v1/sessions/${started.json.id}/position`, {
+        position_seconds: 900,
+        playback_state: "paused",
+      });
+    }
+    const seriesOf = (res: { json: { items: { series_id: string }[] } }) =>
+      res.json.items.map((i) => i.series_id).sort();
+    expect(seriesOf(await kid.api.get("/api/v1/next-up"))).toEqual([TV_MA_SERIES, TV_Y_SERIES].sort());
+
+    expect((await owner.api.patch(`/api/v1/profiles/${kid.id}`, { maturity_limit: "TV-PG" })).status).toBe(200);
+    const limited = client((await refresh(kid.refreshToken)).json.access_token);
+    expect(seriesOf(await limited.get("/api/v1/next-up"))).toEqual([TV_Y_SERIES]);
+    const refused = await limited.get(`/api/v1/series/${TV_MA_SERIES}/progress`);
+    expect(refused.status).toBe(403);
+    expect(refused.json.type).toContain("maturity-restricted");
+    expect((await limited.get(`/api/v1/series/${TV_Y_SERIES}/progress`)).status).toBe(200);
   });
 
   it("an episode without a rating of its own follows its series", async () => {

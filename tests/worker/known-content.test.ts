@@ -61,6 +61,45 @@ describe("sync ops naming unknown content", () => {
   });
 });
 
+describe("viewing-record writes naming unknown content", () => {
+  it("refuse a rating, a hidden card and ops that rate, hide or add a play, and change nothing", async () => {
+    const { api } = await newUser();
+    const unknown = "film-no-such-thing-2099";
+    expect((await api.put(`/api/v1/ratings/${unknown}`, { rating: 7 })).status).toBe(404);
+    expect((await api.put(`/api/v1/continue-watching/${unknown}/hidden`)).status).toBe(404);
+    const ops = [
+      { type: "rating.set", op_id: crypto.randomUUID(), content_id: unknown, hlc: hlc(), rating: 6 },
+      { type: "hidden.set", op_id: crypto.randomUUID(), content_id: unknown, hlc: hlc(), hidden: true },
+      {
+        type: "play.add",
+        op_id: crypto.randomUUID(),
+        content_id: unknown,
+        hlc: hlc(),
+        watched_at: new Date().toISOString(),
+      },
+    ];
+    const refused = await api.post("/api/v1/sync/ops", { ops });
+    expect(refused.status).toBe(404);
+    expect(refused.json.errors.map((e: { path: string }) => e.path)).toEqual([
+      "ops.0.content_id",
+      "ops.1.content_id",
+      "ops.2.content_id",
+    ]);
+    expect((await api.get("/api/v1/ratings")).json.items).toEqual([]);
+    expect((await api.get("/api/v1/history/plays")).json.items).toEqual([]);
+    // Taking a rating or a hidden flag back may name anything: there is nothing to write.
+    const removals = await api.post("/api/v1/sync/ops", {
+      ops: [
+        { type: "rating.set", op_id: crypto.randomUUID(), content_id: unknown, hlc: hlc(), rating: null },
+        { type: "hidden.set", op_id: crypto.randomUUID(), content_id: unknown, hlc: hlc(), hidden: false },
+      ],
+    });
+    expect(removals.status).toBe(200);
+    // The same writes on a catalog title go through.
+    expect((await api.put(`/api/v1/ratings/${MATRIX}`, { rating: 7 })).status).toBe(200);
+  });
+});
+
 describe("content that left the catalog", () => {
   it("keeps its progress readable and removable, while new writes naming it are refused", async () => {
     const { api } = await newUser();

@@ -1,11 +1,12 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { modelUserViews } from "../../src/db/recommendations";
 import { buildSharedModel } from "../../src/domain/shared-model";
 import { encodeModelSnapshot, splitSnapshot } from "../../src/domain/shared-model-snapshot";
 import worker from "../../src/index";
 import { MODEL_CURRENT_KEY, type ModelRecord, modelChunkKey } from "../../src/recommendations/model-store";
-import { client, eventually, newUser } from "./helpers";
+import { client, db, eventually, newUser } from "./helpers";
 import {
   adminApi,
   filmRecommendations,
@@ -15,6 +16,7 @@ import {
   rebuild,
   viewer,
 } from "./recommendations-model-support";
+import { watch } from "./viewing-support";
 
 /**
  * Everyone's viewing, made here: twelve fans finish the A films and the B films; twelve others
@@ -235,5 +237,31 @@ describe("the shared model's snapshot in KV", () => {
     // The next rebuild publishes a good model again.
     const again = await rebuild();
     expect((await filmRecommendations(me.api)).model_version).toBe(again.version);
+  });
+});
+
+describe("the signals the shared model learns from", () => {
+  it("folds ratings and plays into a user's views: a high rating counts as finished, a low one as abandoned", async () => {
+    const [liked, disliked, partial] = (await quietFilms(3, 90)).map((f) => f.id) as [string, string, string];
+    const user = await newUser("signals");
+    // Half of `liked`, rated 9; `disliked` finished, rated 2; `partial` half watched, unrated.
+    for (const id of [liked, partial]) await watch(user.api, id, 1200);
+    expect((await user.api.put(`/api/v1/history/${disliked}/watched`)).status).toBe(200);
+    expect((await user.api.put(`/api/v1/ratings/${liked}`, { rating: 9 })).status).toBe(200);
+    expect((await user.api.put(`/api/v1/ratings/${disliked}`, { rating: 2 })).status).toBe(200);
+    const before = `${user.id.slice(0, -1)}${String.fromCharCode(user.id.charCodeAt(user.id.length - 1) - 1)}`;
+    const views = await eventually(
+      () =>
+        db(async (d) => {
+          const page = await modelUserViews(d, { afterUser: before, users: 1, viewsPerUser: 50 });
+          return page.histories.get(user.id) ?? [];
+        }),
+      (v) => v.length === 3,
+      30_000,
+    );
+    const byId = new Map(views.map((v) => [v.content_id, v]));
+    expect(byId.get(liked)).toMatchObject({ watched: true });
+    expect(byId.get(disliked)).toMatchObject({ watched: false, completion: 0 });
+    expect(byId.get(partial)).toMatchObject({ watched: false, completion: 0.5 });
   });
 });

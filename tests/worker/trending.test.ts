@@ -23,10 +23,17 @@ let now: string;
 let fewer: string;
 let lastMonth: string;
 let longAgo: string;
+let rewatched: string;
 let episode: { id: string; series: string };
 
 beforeAll(async () => {
-  [now, fewer, lastMonth, longAgo] = (await quietFilms(4, 130)).map((f) => f.id) as [string, string, string, string];
+  [now, fewer, lastMonth, longAgo, rewatched] = (await quietFilms(5, 130)).map((f) => f.id) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const [row] = await db((d) =>
     d
       .select({ id: content.id, series: content.seriesId })
@@ -49,6 +56,13 @@ beforeAll(async () => {
     expect(res.json.imported).toBe(1);
     users.push(user);
   };
+  // One viewer who finished the same film three times today: three plays, one history row.
+  const fan = await viewer([], "trend-rewatch");
+  for (const hoursAgo of [5, 3, 1]) {
+    const at = new Date(Date.now() - hoursAgo * 3_600_000).toISOString();
+    expect((await fan.api.put(`/api/v1/history/${rewatched}/watched`, { watched_at: at })).status).toBe(200);
+  }
+  users.push(fan);
   for (let i = 0; i < 3; i++) await imported(lastMonth, 20);
   for (let i = 0; i < 3; i++) await imported(longAgo, 60);
   await inPostgres(
@@ -69,6 +83,16 @@ describe("trending", () => {
     expect(ids).not.toContain(lastMonth);
     expect(ids).not.toContain(longAgo);
     for (const item of day.items) expect(item.kind).toBe("movie");
+  });
+
+  it("counts every play, so a title finished three times by one viewer has three plays", async () => {
+    const day = await eventually(
+      () => trending("window=1d&kind=movie&limit=100"),
+      (t) => entry(t, rewatched)?.plays === 3,
+    );
+    const ids = day.items.map((i) => i.content_id);
+    expect(ids.indexOf(rewatched)).toBeGreaterThan(ids.indexOf(now));
+    expect(ids.indexOf(rewatched)).toBeLessThan(ids.indexOf(fewer));
   });
 
   it("decays older plays and leaves out plays before the window", async () => {

@@ -117,6 +117,7 @@ export class UserStores {
       "series_watch",
       "watchlist",
       "devices",
+      "device_tombstones",
       "applied_ops",
       "experiment_exposures",
       "changes",

@@ -547,22 +547,24 @@ export class PlaybackStore {
    * writes nothing, and nothing the user did here since is overwritten. A title listed twice
    * counts at its latest view. Returns how many registers were written.
    */
-  importViews(views: readonly ImportedView[]): number {
-    const latest = new Map<string, ImportedView>();
+  importViews(views: readonly ImportedView[]): Set<ImportedView> {
+    // One view per (content, time): a file that repeats a line says it once; a finish wins over a position.
+    const distinct = new Map<string, ImportedView>();
     for (const view of views) {
+      const key = `${view.content_id}\u0000${view.watched_at}`;
+      const seen = distinct.get(key);
+      if (!seen || (view.completed && !seen.completed)) distinct.set(key, view);
+    }
+    const latest = new Map<string, ImportedView>();
+    for (const view of distinct.values()) {
       const seen = latest.get(view.content_id);
       if (!seen || view.watched_at >= seen.watched_at) latest.set(view.content_id, view);
     }
-    let written = 0;
-    // Every finish in the file is a play of its own (a film seen twice is two), once whatever the repeats.
-    for (const view of views) {
-      if (!view.completed || latest.get(view.content_id) === view) continue;
-      if (this.recordImportedPlay(view)) written++;
-    }
+    const changed = new Set<ImportedView>();
     for (const view of latest.values()) {
       const current = this.progressRow(view.content_id);
       if (current && !current.deleted && current.last_watched_at >= view.watched_at) {
-        if (view.completed && this.recordImportedPlay(view)) written++;
+        if (view.completed && this.recordImportedPlay(view)) changed.add(view);
         continue;
       }
       const duration = view.duration_seconds ?? current?.duration ?? 0;
@@ -579,9 +581,13 @@ export class PlaybackStore {
         },
         { flushNow: true },
       );
-      if (won) written++;
+      if (won) changed.add(view);
     }
-    return written;
+    // Every other finish in the file is a play of its own (a film seen twice is two plays).
+    for (const view of distinct.values()) {
+      if (view.completed && latest.get(view.content_id) !== view && this.recordImportedPlay(view)) changed.add(view);
+    }
+    return changed;
   }
 
   /** An imported finish older than what the register holds: a play only (the register stays). */
