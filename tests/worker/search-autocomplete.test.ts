@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { playsByContent } from "../../src/db/history";
 import { content } from "../../src/db/schema";
-import { client, db, eventually } from "./helpers";
+import { client, db, eventually, testConfig } from "./helpers";
 import { reindex, titleWords } from "./search-support";
 
 const anonymous = client(null);
@@ -15,10 +16,21 @@ interface Suggestion {
 }
 
 let votesById = new Map<string, number>();
+/** Popularity as the index was built with it: votes, and the plays of every test so far. */
+let popularityById = new Map<string, number>();
 beforeAll(async () => {
   await reindex();
-  const rows = await db((d) => d.select({ id: content.id, votes: content.votes }).from(content));
+  const [rows, plays] = await db((d) =>
+    Promise.all([
+      d.select({ id: content.id, votes: content.votes, kind: content.kind }).from(content),
+      playsByContent(d),
+    ]),
+  );
   votesById = new Map(rows.map((r) => [r.id, r.votes]));
+  const weight = testConfig().SEARCH_PLAY_WEIGHT;
+  popularityById = new Map(
+    rows.filter((r) => r.kind !== "episode").map((r) => [r.id, r.votes + weight * (plays.get(r.id) ?? 0)]),
+  );
 });
 
 describe("autocomplete", () => {
@@ -69,14 +81,8 @@ describe("autocomplete", () => {
   it("returns the most popular titles for an empty q", async () => {
     const suggestions = (await suggest("", 10)).json.suggestions as Suggestion[];
     expect(suggestions).toHaveLength(10);
-    const popular = await db((d) =>
-      d
-        .select({ id: content.id, votes: content.votes, kind: content.kind })
-        .from(content)
-        .orderBy(content.votes)
-        .then((rows) => rows.filter((r) => r.kind !== "episode").sort((a, b) => b.votes - a.votes)),
-    );
-    expect(suggestions.map((s) => s.content_id)).toEqual(popular.slice(0, 10).map((r) => r.id));
+    const popular = [...popularityById].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+    expect(suggestions.map((s) => s.content_id)).toEqual(popular.slice(0, 10));
     expect(suggestions[0]?.text).toBe("The Shawshank Redemption");
   });
 
