@@ -746,7 +746,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ProgressItem"];
+                        "application/json": components["schemas"]["HistoryItem"];
                     };
                 };
                 /** @description Invalid input */
@@ -808,86 +808,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/continue-watching": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Items in progress, most recent first */
-        get: {
-            parameters: {
-                query?: {
-                    limit?: number;
-                    /** @description opaque; from next_cursor */
-                    cursor?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description A page */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ProgressPage"];
-                    };
-                };
-                /** @description Invalid input */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Missing or invalid access token */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Rate limited; see Retry-After */
-                429: {
-                    headers: {
-                        /** @description Seconds to wait before retrying */
-                        "retry-after": number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
-                503: {
-                    headers: {
-                        /** @description Seconds to wait before retrying */
-                        "retry-after": number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/history": {
         parameters: {
             query?: never;
@@ -895,11 +815,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Watch history, most recent first */
+        /**
+         * Watch history, most recent first
+         * @description Each item carries its `series_id` (null for a film) and `plays`, the completed plays.
+         */
         get: {
             parameters: {
                 query?: {
                     status?: "in_progress" | "completed";
+                    /** @description films or episodes only */
+                    kind?: "movie" | "episode";
+                    /** @description ISO-8601; only what was watched at or after this time */
+                    start_at?: string;
+                    /** @description ISO-8601; only what was watched at or before this time */
+                    end_at?: string;
                     limit?: number;
                     /** @description opaque; from next_cursor */
                     cursor?: string;
@@ -916,7 +845,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ProgressPage"];
+                        "application/json": components["schemas"]["HistoryPage"];
                     };
                 };
                 /** @description Invalid input */
@@ -1040,6 +969,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/history/plays": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Completed plays, most recent first
+         * @description One row each time an item was finished (by the watched rule, by reaching its credits, or marked watched). Watching an item again adds a play; the same play reported twice is one.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description films or episodes only */
+                    kind?: "movie" | "episode";
+                    /** @description ISO-8601; only what was watched at or after this time */
+                    start_at?: string;
+                    /** @description ISO-8601; only what was watched at or before this time */
+                    end_at?: string;
+                    limit?: number;
+                    /** @description opaque; from next_cursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PlaysPage"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/history/{content_id}/watched": {
         parameters: {
             query?: never;
@@ -1049,27 +1067,34 @@ export interface paths {
         };
         get?: never;
         /**
-         * Mark watched
-         * @description 404 when the catalog does not hold the content.
+         * Mark watched (a film, an episode, a season or a series)
+         * @description Records a play at `watched_at` (default now). An item already finished is not played again unless `watched_at` names another time. A series id marks every episode, or with `season` one season. 404 when the catalog does not hold the content.
          */
         put: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description with a series id: only this season (0: specials) */
+                    season?: number | null;
+                };
                 header?: never;
                 path: {
                     content_id: string;
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["MarkWatched"];
+                };
+            };
             responses: {
-                /** @description The item */
+                /** @description The item, or the series summary */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ProgressItem"];
+                        "application/json": components["schemas"]["HistoryItem"] | components["schemas"]["SeriesMarked"];
                     };
                 };
                 /** @description Invalid input */
@@ -1101,6 +1126,15 @@ export interface paths {
                 };
                 /** @description Request body larger than the limit (256 KB) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1311,6 +1345,725 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/next-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The episode to play now, for each series the user watches
+         * @description Most recently watched series first. The episode in progress, or the first one not finished after the most recently finished one (into the next season; specials only with include_specials). A finished series leaves the list until the catalog adds an episode. Series hidden from continue watching are left out.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    series_id?: string;
+                    /** @description let specials (season 0) be Next Up */
+                    include_specials?: "true" | "false";
+                    limit?: number;
+                    /** @description opaque; from next_cursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["NextUpPage"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/continue-watching": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What to resume, most recent first
+         * @description Films in progress beside one card per series, its Next Up episode (`group=series`, the default), or every item in progress (`group=none`). Hidden cards are left out until their next position report.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    group?: "series" | "none";
+                    limit?: number;
+                    /** @description opaque; from next_cursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContinueWatchingPage"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/continue-watching/{content_id}/hidden": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Hide from continue watching
+         * @description The progress and the resume point are kept. An episode hides its series' card. The card comes back by itself on its next position report (of any episode, for a series), or with DELETE.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description the device making the change: its own sockets are not sent the push */
+                    "x-device-id"?: string;
+                };
+                path: {
+                    content_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Hidden */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HiddenCard"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Show a hidden card again */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description the device making the change: its own sockets are not sent the push */
+                    "x-device-id"?: string;
+                };
+                path: {
+                    content_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Shown again */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/series/{series_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How far the user is through a series
+         * @description Per season and overall: episodes in the catalog, completed, percentage; each episode's watched flag, plays and last watched time; the Next Up episode.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    series_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Progress */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SeriesProgress"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ratings/{content_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Rate a film, a series or an episode
+         * @description One rating per item, 1-10; a new rating replaces the old. Ratings reach the user's other devices, Postgres (`rating-changed` events) and the preference profile, where they outweigh viewing.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description the device making the change: its own sockets are not sent the push */
+                    "x-device-id"?: string;
+                };
+                path: {
+                    content_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RatingInput"];
+                };
+            };
+            responses: {
+                /** @description The rating */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Rating"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove a rating */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description the device making the change: its own sockets are not sent the push */
+                    "x-device-id"?: string;
+                };
+                path: {
+                    content_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ratings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's ratings, most recently rated first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description opaque; from next_cursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RatingsPage"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sync": {
         parameters: {
             query?: never;
@@ -1405,7 +2158,7 @@ export interface paths {
         put?: never;
         /**
          * Apply a batch of ops made offline
-         * @description All or nothing: a malformed op, an unknown type, an HLC too far in the future, a reused tag or a batch above the limit refuses the whole batch. Idempotent by `op_id`: a batch sent twice changes nothing. A `watchlist.add` or `progress.set` naming content the catalog does not hold refuses the batch with a 404 whose `errors` name each such op (`ops.<i>.content_id`); drop those ops and send the rest again. `watchlist.remove` may name content that left the catalog.
+         * @description Ops: `watchlist.add`, `watchlist.remove`, `progress.set`, `rating.set` (1-10, or null to remove), `hidden.set` (a continue-watching card) and `play.add` (finished at `watched_at`). All or nothing: a malformed op, an unknown type, an HLC too far in the future, a reused tag or a batch above the limit refuses the whole batch. Idempotent by `op_id`: a batch sent twice changes nothing. A `watchlist.add` or `progress.set` naming content the catalog does not hold refuses the batch with a 404 whose `errors` name each such op (`ops.<i>.content_id`); drop those ops and send the rest again. `watchlist.remove` may name content that left the catalog.
          */
         post: {
             parameters: {
@@ -5478,7 +6231,7 @@ export interface paths {
         put?: never;
         /**
          * Insert or update catalog items by id
-         * @description Up to 10,000 items (8 MiB) per call, written in one transaction. An import that adds new ids publishes a new search index at once, so every isolate can search the new items and accept writes naming them within SEARCH_VERSION_CHECK_SECONDS. Changes to known items reach the index at the next reindex (or now with reindex=true); reindex=false skips it (a bulk import in many calls, then POST /admin/search/reindex).
+         * @description Up to 10,000 items (8 MiB) per call, written in one transaction. An import that adds new ids publishes a new search index at once, so every isolate can search the new items and accept writes naming them within SEARCH_VERSION_CHECK_SECONDS. Changes to known items reach the index at the next reindex (or now with reindex=true); reindex=false skips it (a bulk import in many calls, then POST /admin/search/reindex). The catalog facts (series, episode order, `credits_start_seconds`) are published at once, so Next Up offers a new episode within CATALOG_FACTS_CHECK_SECONDS.
          */
         post: {
             parameters: {
@@ -5499,10 +6252,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            upserted: number;
-                            reindex: components["schemas"]["ReindexReport"] | null;
-                        };
+                        "application/json": components["schemas"]["CatalogImported"];
                     };
                 };
                 /** @description Invalid input */
@@ -6198,6 +6948,391 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's webhooks, with their backlog
+         * @description Secrets are never listed. Each webhook carries its backlog: `pending` (not yet delivered), `retrying`, `failed` (out of retries, kept) and `lag_seconds` (age of the oldest undelivered delivery).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The webhooks, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhooks"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Register a webhook
+         * @description Deliveries follow the Standard Webhooks specification: a POST of the event envelope with `webhook-id` (the event_id), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the key of `secret`). The webhook hears the caller's own events (an account owner's: every profile of the account); an admin may ask for `scope: "all"`. The URL must be https to a public address (see docs/webhooks.md); at most WEBHOOK_MAX_PER_USER per user.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateWebhook"];
+                };
+            };
+            responses: {
+                /** @description Registered; `secret` is shown only here */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedWebhook"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description `scope: "all"` needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The caller has WEBHOOK_MAX_PER_USER webhooks already */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The URL is refused (not https, a private or loopback address, credentials in it) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook and its deliveries
+         * @description Nothing more is sent to it, retries included. Another user's webhook is a 404.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's recent deliveries, newest first
+         * @description One per event sent to the webhook: its status (`delivered`, `retrying`, `failed`), attempts, the last answer's status code or error. Kept WEBHOOK_DELIVERY_RETENTION_DAYS. Another user's webhook is a 404.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description opaque; from next_cursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["WebhookDelivery"][];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -6212,6 +7347,20 @@ export interface components {
                     error?: string;
                 };
             };
+            webhooks?: components["schemas"]["WebhookHealth"];
+        };
+        /** @description absent when Postgres did not answer in time */
+        WebhookHealth: {
+            /** @description registered webhooks */
+            webhooks: number;
+            /** @description deliveries not yet delivered, all webhooks together */
+            pending: number;
+            /** @description of those, deliveries that failed at least once */
+            retrying: number;
+            /** @description deliveries out of retries (kept, replayable) */
+            failed: number;
+            /** @description age of the oldest undelivered delivery */
+            lag_seconds: number | null;
         };
         Session: {
             id: string;
@@ -6289,7 +7438,7 @@ export interface components {
             position_seconds?: number;
             /** @description 0 when unknown */
             duration_seconds?: number;
-            /** @description 1-10; checked, kept once ratings are */
+            /** @description 1-10; written as of `watched_at` unless the caller rated the title since */
             rating?: number;
         };
         HistoryExport: {
@@ -6298,8 +7447,11 @@ export interface components {
             /** @description most recent first; importable as it is */
             history: components["schemas"]["ExportedView"][];
             plays: {
+                play_id: string;
                 content_id: string;
+                /** Format: date-time */
                 watched_at: string;
+                device_id: string | null;
             }[];
             ratings: {
                 content_id: string;
@@ -6343,6 +7495,12 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        HistoryItem: components["schemas"]["ProgressItem"] & {
+            /** @description the episode's series; null for a film */
+            series_id: string | null;
+            /** @description completed plays (finished, or marked watched) */
+            plays: number;
+        };
         ProgressItem: {
             content_id: string;
             /** @description null when the rules say start over */
@@ -6357,8 +7515,125 @@ export interface components {
             /** Format: date-time */
             last_watched_at: string | null;
         };
-        ProgressPage: {
-            items: components["schemas"]["ProgressItem"][];
+        HistoryPage: {
+            items: components["schemas"]["HistoryItem"][];
+            next_cursor: string | null;
+        };
+        PlaysPage: {
+            items: components["schemas"]["Play"][];
+            next_cursor: string | null;
+        };
+        Play: {
+            play_id: string;
+            content_id: string;
+            /** @description the episode's series; null for a film */
+            series_id: string | null;
+            /** Format: date-time */
+            watched_at: string;
+            device_id: string | null;
+        };
+        SeriesMarked: {
+            series_id: string;
+            season_number: number | null;
+            /** @description episodes marked watched */
+            marked: number;
+            /** @description the series' Next Up item after the change (see NextUpItem) */
+            next_up?: unknown;
+        };
+        MarkWatched: {
+            /**
+             * Format: date-time
+             * @description when it was watched (default now); the same time twice is one play
+             */
+            watched_at?: string;
+        };
+        NextUpPage: {
+            items: components["schemas"]["NextUpItem"][];
+            next_cursor: string | null;
+        };
+        NextUpItem: {
+            series_id: string;
+            series_title: string;
+            /** @description the episode to play */
+            content_id: string;
+            title: string;
+            season_number: number;
+            episode_number: number;
+            /** @description where to start; null to start from the beginning */
+            resume_position_seconds: number | null;
+            /**
+             * @description in_progress: started and not finished; next_episode: after the last one finished; new_season: the first of the next season; new_episode: added to the catalog since the last one was finished
+             * @enum {string}
+             */
+            reason: "in_progress" | "next_episode" | "new_season" | "new_episode";
+            /**
+             * Format: date-time
+             * @description the series' latest activity
+             */
+            last_watched_at: string;
+        };
+        ContinueWatchingPage: {
+            items: components["schemas"]["ContinueWatchingItem"][];
+            next_cursor: string | null;
+        };
+        ContinueWatchingItem: components["schemas"]["HistoryItem"] & {
+            /**
+             * @description for a series card, why this episode; null for a film
+             * @enum {string|null}
+             */
+            reason: "in_progress" | "next_episode" | "new_season" | "new_episode" | null;
+            /** @description for an episode, its season; null for a film */
+            season_number: number | null;
+            episode_number: number | null;
+        };
+        HiddenCard: {
+            content_id: string;
+            /** @description what is hidden: the film, or the episode's series */
+            card_id: string;
+            hidden: boolean;
+            /** Format: date-time */
+            hidden_at: string | null;
+        };
+        SeriesProgress: {
+            series_id: string;
+            /** @description episodes in the catalog, specials (season 0) left out */
+            episodes: number;
+            /** @description of those, episodes with a completed play */
+            completed: number;
+            percent: number;
+            /** Format: date-time */
+            last_watched_at: string | null;
+            /** @description the Next Up episode; null when there is none */
+            next_episode: components["schemas"]["NextUpItem"] | null;
+            seasons: {
+                season_number: number;
+                episodes: number;
+                completed: number;
+                items: {
+                    content_id: string;
+                    episode_number: number;
+                    watched: boolean;
+                    plays: number;
+                    /** Format: date-time */
+                    last_watched_at: string | null;
+                }[];
+            }[];
+        };
+        Rating: {
+            content_id: string;
+            rating: number;
+            /** Format: date-time */
+            rated_at: string;
+        };
+        RatingInput: {
+            /**
+             * @description 1 (worst) to 10 (best)
+             * @example 8
+             */
+            rating: number;
+        };
+        RatingsPage: {
+            items: components["schemas"]["Rating"][];
             next_cursor: string | null;
         };
         SyncDocument: {
@@ -6387,10 +7662,39 @@ export interface components {
                 /** @description keys that no longer exist */
                 removed: string[];
             };
+            ratings: {
+                items: components["schemas"]["SyncRating"][];
+                /** @description keys that no longer exist */
+                removed: string[];
+            };
+            /** @description cards hidden from continue watching; `removed` lists unhidden ones */
+            hidden: {
+                items: components["schemas"]["HiddenItem"][];
+                /** @description keys that no longer exist */
+                removed: string[];
+            };
+            /** @description completed plays; `removed` lists plays unwatched or cleared */
+            plays: {
+                items: components["schemas"]["Play"][];
+                /** @description keys that no longer exist */
+                removed: string[];
+            };
         };
         SyncProgress: components["schemas"]["ProgressItem"] & {
             /** @description the LWW stamp of the register */
             hlc: string | null;
+        };
+        SyncRating: components["schemas"]["Rating"] & {
+            /** @description the LWW stamp of the rating */
+            hlc: string;
+        };
+        HiddenItem: {
+            /** @description a film's id, or a series' id (every episode of it) */
+            content_id: string;
+            /** Format: date-time */
+            hidden_at: string;
+            /** @description the hide holds while this stamp is newer than the latest progress write of the film or series */
+            hlc: string;
         };
         SyncOpsResult: {
             results: {
@@ -6457,6 +7761,51 @@ export interface components {
             duration_seconds: number;
             /** @enum {string} */
             state: "playing" | "paused" | "stopped";
+        } | {
+            /** @enum {string} */
+            type: "rating.set";
+            /**
+             * @description idempotency key of the op
+             * @example 4f9c2a4e-0d7e-4c55-9d1e-1f3b1c9a7e21
+             */
+            op_id: string;
+            /** @example film-the-matrix-1999 */
+            content_id: string;
+            /** @example 001767225600000:000000:phone-7f3a */
+            hlc: string;
+            /** @description 1-10, or null to remove */
+            rating: number | null;
+        } | {
+            /** @enum {string} */
+            type: "hidden.set";
+            /**
+             * @description idempotency key of the op
+             * @example 4f9c2a4e-0d7e-4c55-9d1e-1f3b1c9a7e21
+             */
+            op_id: string;
+            /** @example film-the-matrix-1999 */
+            content_id: string;
+            /** @example 001767225600000:000000:phone-7f3a */
+            hlc: string;
+            /** @description hide the card from continue watching, or show it again */
+            hidden: boolean;
+        } | {
+            /** @enum {string} */
+            type: "play.add";
+            /**
+             * @description idempotency key of the op
+             * @example 4f9c2a4e-0d7e-4c55-9d1e-1f3b1c9a7e21
+             */
+            op_id: string;
+            /** @example film-the-matrix-1999 */
+            content_id: string;
+            /** @example 001767225600000:000000:phone-7f3a */
+            hlc: string;
+            /**
+             * Format: date-time
+             * @description when the item was finished; the same time twice is one play
+             */
+            watched_at: string;
         };
         WatchlistPage: {
             items: components["schemas"]["WatchlistItem"][];
@@ -7000,6 +8349,17 @@ export interface components {
             items: components["schemas"]["ContentItem"][];
             next_cursor: string | null;
         };
+        CatalogImported: {
+            upserted: number;
+            reindex: components["schemas"]["ReindexReport"] | null;
+            /** @description the series, episode order and credits markers users' objects read; published with every import */
+            catalog_facts: {
+                version: string;
+                changed: boolean;
+                series: number;
+                bytes: number;
+            };
+        };
         ReindexReport: {
             version: string;
             previous_version: string | null;
@@ -7128,6 +8488,87 @@ export interface components {
             watchlist: number;
             /** @description devices emitted again, and device deletions still remembered */
             devices: number;
+            /** @description completed plays emitted again */
+            plays: number;
+            /** @description ratings (and removed ratings) emitted again */
+            ratings: number;
+        };
+        CreatedWebhook: {
+            /** @example wh_3f9c0a7d2b1e4c5f8a6d9e0b */
+            id: string;
+            url: string;
+            events: string[];
+            /** @enum {string} */
+            scope: "own" | "all";
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description `whsec_` + base64(key): the signing secret, shown only in this answer
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        CreateWebhook: {
+            /** @example https://example.com/hooks/media */
+            url: string;
+            /**
+             * @description event type names, or ["*"] for every type
+             * @example [
+             *       "progress-changed"
+             *     ]
+             */
+            events: ("*" | "session-created" | "position-updated" | "session-ended" | "progress-changed" | "play-completed" | "rating-changed" | "history-cleared" | "experiment-exposure" | "watchlist-changed" | "device-changed" | "profile-rebuild-requested" | "profile-deleted" | "adapter-train-requested")[];
+            /**
+             * @description `all` (admins only): every user's events; `own` (default): the caller's
+             * @default own
+             * @enum {string}
+             */
+            scope: "own" | "all";
+        };
+        Webhooks: {
+            items: components["schemas"]["Webhook"][];
+            /** @description always null: a user has at most WEBHOOK_MAX_PER_USER webhooks */
+            next_cursor: null;
+        };
+        Webhook: {
+            /** @example wh_3f9c0a7d2b1e4c5f8a6d9e0b */
+            id: string;
+            url: string;
+            events: string[];
+            /** @enum {string} */
+            scope: "own" | "all";
+            /** Format: date-time */
+            created_at: string;
+            /** @description deliveries not yet delivered (queued or waiting to retry) */
+            pending: number;
+            /** @description of those, deliveries that failed at least once */
+            retrying: number;
+            /** @description deliveries that ran out of retries (kept, replayable) */
+            failed: number;
+            /** @description age of the oldest undelivered delivery; null when none is waiting */
+            lag_seconds: number | null;
+        };
+        WebhookDelivery: {
+            /** @description also the `webhook-id` header of the request */
+            event_id: string;
+            type: string;
+            /**
+             * @description `retrying`: not delivered yet (attempts 0: the first try is queued); `failed`: out of retries
+             * @enum {string}
+             */
+            status: "delivered" | "retrying" | "failed";
+            attempts: number;
+            last_status_code: number | null;
+            last_error: string | null;
+            /** Format: date-time */
+            queued_at: string;
+            /**
+             * Format: date-time
+             * @description set while retrying
+             */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            delivered_at: string | null;
         };
     };
     responses: {
