@@ -128,19 +128,17 @@ export async function webhooksFor(
 ): Promise<{ targets: WebhookTarget[]; accountOf: Map<string, string> }> {
   if (userIds.length === 0) return { targets: [], accountOf: new Map() };
   const ids = [...userIds];
-  const accounts = db.select({ id: profiles.accountId }).from(profiles).where(inArray(profiles.id, ids));
+  const accountOf = new Map<string, string>();
+  const rows = await db
+    .select({ id: profiles.id, accountId: profiles.accountId })
+    .from(profiles)
+    .where(inArray(profiles.id, ids));
+  for (const row of rows) if (row.accountId !== row.id) accountOf.set(row.id, row.accountId);
+  const owners = [...new Set([...ids, ...accountOf.values()])];
   const targets = await db
     .select({ id: webhooks.id, ownerId: webhooks.ownerId, scope: webhooks.scope, events: webhooks.events })
     .from(webhooks)
-    .where(or(eq(webhooks.scope, "all"), inArray(webhooks.ownerId, ids), inArray(webhooks.ownerId, accounts)));
-  const accountOf = new Map<string, string>();
-  if (targets.some((t) => t.scope === "own" && !ids.includes(t.ownerId))) {
-    const rows = await db
-      .select({ id: profiles.id, accountId: profiles.accountId })
-      .from(profiles)
-      .where(inArray(profiles.id, ids));
-    for (const row of rows) accountOf.set(row.id, row.accountId);
-  }
+    .where(or(eq(webhooks.scope, "all"), inArray(webhooks.ownerId, owners)));
   return { targets, accountOf };
 }
 
