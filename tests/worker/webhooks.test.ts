@@ -361,6 +361,12 @@ describe("webhook registration", () => {
     expect(text.status).toBe(415);
     const anonymous = await client(null).post("/api/v1/webhooks", ok);
     expect(anonymous.status).toBe(401);
+    const huge = await user.api.post("/api/v1/webhooks", { ...ok, pad: "x".repeat(300 * 1024) });
+    expect(huge.status).toBe(413);
+    const put = await user.api.put("/api/v1/webhooks", ok);
+    expect(put.status).toBe(405);
+    expect(put.headers.get("allow")).toBe("GET, HEAD, POST");
+    expect((await user.api.patch("/api/v1/webhooks/wh_nothere", ok)).status).toBe(405);
     expect((await user.api.get("/api/v1/webhooks/bad id!/deliveries")).status).toBe(400);
     expect((await user.api.get("/api/v1/webhooks/wh_nothere/deliveries")).status).toBe(404);
     expect((await user.api.delete("/api/v1/webhooks/wh_nothere")).status).toBe(404);
