@@ -2,7 +2,8 @@
  * A small HTTP server that records the webhook deliveries it receives, for the tests and the
  * benchmark. `POST /hook/<name>` records the request; `?fail=N` answers 500 to the first N
  * requests of that name, then 200. `GET /__records/<name>` lists what `<name>` received, oldest
- * first: `{ headers, body, received_at_ms }`.
+ * first: `{ headers, body, received_at_ms }`. `?status=NNN` always answers that status (a 3xx
+ * with a Location) and records nothing; `?delay=MS` answers that much later.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -45,6 +46,14 @@ export async function startWebhookRecorder(port = 0): Promise<WebhookRecorder> {
       const body = await readBody(req);
       const n = (seen.get(name) ?? 0) + 1;
       seen.set(name, n);
+      const delay = Number(url.searchParams.get("delay") ?? "0");
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      const fixed = Number(url.searchParams.get("status") ?? "0");
+      if (fixed > 0) {
+        res.writeHead(fixed, fixed >= 300 && fixed < 400 ? { location: `/hook/${name}-moved` } : {});
+        res.end();
+        return;
+      }
       const failFirst = Number(url.searchParams.get("fail") ?? "0");
       if (n <= failFirst) {
         res.writeHead(500, { "content-type": "text/plain" });

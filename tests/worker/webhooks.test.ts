@@ -263,6 +263,33 @@ describe("webhook deliveries", () => {
     expect((await admin.delete(`/api/v1/webhooks/${created.id}`)).status).toBe(204);
   });
 
+  it("counts a redirect (not followed) and a timeout as failed attempts", async () => {
+    const event = makeEvent("session-created", "u", encodeHlc({ ms: Date.now(), counter: 0, node: "server" }), {
+      session_id: "s",
+      content_id: "film-alien-1979",
+      device_id: "tv",
+      position_seconds: 0,
+      duration_seconds: 1,
+      playback_state: "playing",
+    });
+    const moved = endpoint("?status=302");
+    const redirected = await sendDelivery(
+      testConfig(),
+      { eventId: event.event_id, envelope: event, url: moved.url, secret: btoa("k") },
+      new Date(),
+    );
+    expect(redirected).toMatchObject({ ok: false, statusCode: 302 });
+    expect(redirected.error).toContain("redirect");
+    const impatient = parseConfig({ ...(env as unknown as Record<string, unknown>), WEBHOOK_TIMEOUT_MS: "200" });
+    const slow = endpoint("?delay=2000");
+    const timedOut = await sendDelivery(
+      impatient,
+      { eventId: event.event_id, envelope: event, url: slow.url, secret: btoa("k") },
+      new Date(),
+    );
+    expect(timedOut).toMatchObject({ ok: false, statusCode: null, error: "no answer in 200 ms" });
+  });
+
   it("does not call an address the settings refuse, even for a webhook registered under other settings", async () => {
     const strict = parseConfig({ ...(env as unknown as Record<string, unknown>), WEBHOOK_ALLOW_LOOPBACK: "false" });
     const hook = endpoint();
