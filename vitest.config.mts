@@ -35,6 +35,9 @@ function workerProject(
             TRENDING_CACHE_SECONDS: "0",
             // Catalog facts (series, episode order, credits): a new episode reaches Next Up within a second.
             CATALOG_FACTS_CHECK_SECONDS: "1",
+            // Webhooks call the recording server on 127.0.0.1; a failed attempt is due again after 1 s.
+            WEBHOOK_ALLOW_LOOPBACK: "true",
+            WEBHOOK_RETRY_BASE_SECONDS: "1",
           },
         },
       })),

@@ -17,6 +17,7 @@ const suites = [
   "auth",
   "read-limits",
   "households",
+  "webhooks",
   "recommendations",
   "load",
 ];

@@ -66,6 +66,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Stack
   const log = options.log ?? ((line: string) => console.log(line));
   const vars: Record<string, string> = {
     JWT_SECRET: process.env.JWT_SECRET ?? LOCAL_DEV_JWT_SECRET,
+    // Webhooks may call a server on this machine (never anything else private).
+    WEBHOOK_ALLOW_LOOPBACK: "true",
     ...pickEnv(),
     ...options.vars,
   };

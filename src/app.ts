@@ -35,6 +35,7 @@ import { searchRoutes } from "./routes/search";
 import { seriesRoutes } from "./routes/series";
 import { sessionRoutes } from "./routes/sessions";
 import { syncRoutes } from "./routes/sync";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** Request bodies above this are refused before they are read whole. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -72,7 +73,8 @@ const api = new OpenAPIHono<App>()
   .route("/", discoveryRoutes)
   .route("/", contentRoutes)
   .route("/", adminRoutes)
-  .route("/", eventRecoveryRoutes);
+  .route("/", eventRecoveryRoutes)
+  .route("/", webhookRoutes);
 
 export const app = new OpenAPIHono<App>();
 app

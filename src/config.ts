@@ -131,6 +131,27 @@ export const configSchema = z
     // Series and the viewing record
     /** How often an isolate (a user's object above all) asks KV for a new version of the catalog facts. */
     CATALOG_FACTS_CHECK_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+    // ---- webhooks (Standard Webhooks) ----
+    /** Lets webhooks call loopback (127.0.0.0/8, ::1, localhost), over plain http too; true for the local stack. */
+    WEBHOOK_ALLOW_LOOPBACK: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    /** A delivery with no answer in this time is a failed attempt. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
+    /** The first retry's wait; each next one doubles, up to WEBHOOK_RETRY_MAX_DELAY_SECONDS. */
+    WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    WEBHOOK_RETRY_MAX_DELAY_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(4 * 3600),
+    /** How long after an event was queued its delivery is still retried; then it is failed (and kept). */
+    WEBHOOK_RETRY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(86_400),
+    /** Webhooks per user. */
+    WEBHOOK_MAX_PER_USER: z.coerce.number().int().min(1).max(100).default(10),
+    /** Delivered and failed deliveries are deleted this long after their last change. */
+    WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {

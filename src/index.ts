@@ -1,7 +1,8 @@
 import { app } from "./app";
 import { configOf, type Env } from "./env";
 import { consumeBatch } from "./events/consumer";
-import { runScheduledJobs } from "./scheduled";
+import { runWebhookRetries } from "./events/webhooks";
+import { runScheduledJobs, WEBHOOK_CRON } from "./scheduled";
 
 export { DeviceAuthorization } from "./durable/device-authorization";
 export { RateLimiter } from "./durable/rate-limiter";
@@ -10,11 +11,18 @@ export { UserState } from "./durable/user-state";
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
-    await consumeBatch(configOf(env), batch);
+  async queue(batch, env, ctx) {
+    await consumeBatch(configOf(env), batch, (promise) => ctx.waitUntil(promise));
   },
-  /** The hourly cron (wrangler.toml): each job on its own, so one failing does not stop the others. */
-  async scheduled(_controller, env) {
+  /**
+   * The crons (wrangler.toml): every minute, webhook retries; hourly, the other jobs, each on its
+   * own, so one failing does not stop the others.
+   */
+  async scheduled(controller, env) {
+    if (controller.cron === WEBHOOK_CRON) {
+      console.log(`webhook retries: ${await runWebhookRetries(configOf(env))}`);
+      return;
+    }
     await runScheduledJobs(configOf(env), env);
   },
 } satisfies ExportedHandler<Env>;

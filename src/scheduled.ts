@@ -6,6 +6,9 @@ import { purgeSyncMirror } from "./events/sync-mirror";
 import { rebuildModel } from "./recommendations/model-store";
 import { scheduledReindex } from "./search/store";
 
+/** The per-minute cron (wrangler.toml): webhook deliveries due for a retry. */
+export const WEBHOOK_CRON = "* * * * *";
+
 /**
  * The hourly cron's jobs (wrangler.toml), run side by side: a job that fails is logged and the
  * others still finish; the run then fails, so the platform records it.

@@ -7,6 +7,7 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { freePort, migrateDatabase, startEmbeddedPostgres, startWsProxy } from "../scripts/local-db";
 import { seedCatalog } from "../scripts/seed";
+import { startWebhookRecorder } from "../scripts/webhook-recorder";
 
 /** Creates a throwaway database beside the given one; falls back to the given one if not allowed. */
 async function freshDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -43,10 +44,14 @@ export default async function setup(project: TestProject) {
   const proxy = await startWsProxy({ port: await freePort(), control: true, serialize: embedded !== null });
   project.provide("databaseUrl", url);
   project.provide("dbProxy", proxy.address);
+  // Webhook deliveries land here (on a random free port), for the tests to read back.
+  const recorder = await startWebhookRecorder();
+  project.provide("webhookRecorder", recorder.address);
   console.log(
     `[tests] Postgres: ${external ? `real server, database ${new URL(url).pathname.slice(1)}` : "embedded PGlite"} via ws proxy ${proxy.address}`,
   );
   return async () => {
+    await recorder.stop();
     await proxy.stop();
     await embedded?.stop();
     await external?.drop();

@@ -16,6 +16,7 @@ import { createPlayer } from "./player.js";
 import { createSearch } from "./search.js";
 import { changed, detectFeatures, fillTitles, knownTitle, rememberTitle, state, subscribe } from "./state.js";
 import { episodeButtonLabel, hideCard, loadNextUp, loadRatings } from "./viewing.js";
+import { loadWebhooks, setUpWebhooks } from "./webhooks.js";
 
 const HEARTBEAT_MS = 60_000;
 const APP_VERSION = "0.1.0";
@@ -568,6 +569,7 @@ async function enterApp() {
     return; // the token was refused: the sign-in form is back
   }
   if (state.features.live) live.start();
+  void loadWebhooks().catch(() => {});
   clearInterval(heartbeat);
   heartbeat = setInterval(() => {
     // An open socket already keeps this device online; the heartbeat covers the gaps.
@@ -594,6 +596,7 @@ function leaveApp(message = "") {
   $("#account").hidden = true;
   $("#profile-chip").hidden = true;
   $("#profile-picker").hidden = true;
+  $("#webhook-secret").hidden = true;
   $("#sign-in").hidden = false;
   $("#sign-in-error").textContent = message;
   $("#sign-in-email").focus();
@@ -693,5 +696,6 @@ if (!state.features.accounts) {
 }
 document.body.classList.remove("is-loading");
 // Not awaited: the rows fill in as their answers arrive, and the page counts as loaded at once.
+setUpWebhooks();
 if (auth.signedIn) void enterApp();
 else leaveApp();

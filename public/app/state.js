@@ -75,6 +75,7 @@ export async function detectFeatures() {
     continueWatching: has("/api/v1/continue-watching"),
     nextUp: has("/api/v1/next-up"),
     ratings: has("/api/v1/ratings"),
+    webhooks: has("/api/v1/webhooks"),
   };
   return state.features;
 }

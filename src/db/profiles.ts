@@ -15,6 +15,8 @@ import {
   userAdapters,
   watchHistory,
   watchlistEntries,
+  webhookDeliveries,
+  webhooks,
 } from "./schema";
 
 export interface ProfileRecord {
@@ -181,6 +183,13 @@ export async function eraseUserRows(db: Queryable, userId: string): Promise<numb
     experimentAssignments,
   ]) {
     const result = await db.delete(table).where(eq(table.userId, userId));
+    removed += (result as { rowCount?: number | null }).rowCount ?? 0;
+  }
+  // The profile's webhooks (their deliveries go with them), and deliveries of its events to anyone's.
+  for (const result of [
+    await db.delete(webhooks).where(eq(webhooks.ownerId, userId)),
+    await db.delete(webhookDeliveries).where(eq(webhookDeliveries.userId, userId)),
+  ]) {
     removed += (result as { rowCount?: number | null }).rowCount ?? 0;
   }
   return removed;

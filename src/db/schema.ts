@@ -461,3 +461,69 @@ export const spellCorrections = pgTable(
   },
   (t) => [check("spell_corrections_differ", sql`${t.misspelled} <> ${t.corrected}`)],
 );
+
+// ---- Webhooks (Standard Webhooks): endpoints and their deliveries ----
+
+/**
+ * An endpoint a user registered for their own events (`own`), or an admin for everyone's (`all`).
+ * `secret` is the signing key (base64), shown to its owner once as `whsec_` + key.
+ */
+export const webhooks = pgTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    /** The profile (token subject) that registered it; an account owner's also hears the account's profiles. */
+    ownerId: text("owner_id").notNull(),
+    scope: text("scope", { enum: ["own", "all"] })
+      .notNull()
+      .default("own"),
+    url: text("url").notNull(),
+    /** Event type names, or ["*"] for every type. */
+    events: jsonb("events").$type<string[]>().notNull(),
+    secret: text("secret").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index("webhooks_owner").on(t.ownerId, t.createdAt),
+    index("webhooks_scope_all").on(t.scope).where(sql`${t.scope} = 'all'`),
+    check("webhooks_scope", sql`${t.scope} in ('own', 'all')`),
+  ],
+);
+
+/**
+ * One event to one webhook: queued in the consumer's batch transaction (once per pair), tried
+ * until delivered, or failed once the retry window is over, and kept for replay.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    webhookId: text("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    userId: text("user_id").notNull(),
+    /** The event envelope, sent as the body. */
+    envelope: jsonb("envelope").notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed"] })
+      .notNull()
+      .default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the next try is due; while one is under way, when its lease runs out. */
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    lastAttemptAt: timestamp("last_attempt_at", { withTimezone: true }),
+    queuedAt: timestamp("queued_at", { withTimezone: true }).notNull().defaultNow(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event").on(t.webhookId, t.eventId),
+    index("webhook_deliveries_recent").on(t.webhookId, t.id),
+    index("webhook_deliveries_due").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // What /health and the listings count: the rows not delivered, however many were delivered.
+    index("webhook_deliveries_undelivered").on(t.webhookId).where(sql`${t.status} <> 'delivered'`),
+    check("webhook_deliveries_status", sql`${t.status} in ('pending', 'delivered', 'failed')`),
+  ],
+);

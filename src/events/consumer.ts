@@ -8,6 +8,7 @@ import { erasedAmong, eraseUserRows } from "../db/profiles";
 import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
 import { ViewingWork } from "./viewing-work";
+import { deliverDueWebhooks, queueWebhookDeliveries } from "./webhooks";
 
 export interface ConsumerReport {
   applied: number;
@@ -18,6 +19,8 @@ export interface ConsumerReport {
   syncRows: number;
   /** Play and rating rows written. */
   viewingRows?: number;
+  /** Webhook deliveries queued (one per matching webhook and event). */
+  webhookDeliveries?: number;
 }
 
 type Progress = TypedEnvelope<"progress-changed">;
@@ -64,30 +67,41 @@ export async function applyEventBatch(
   const erasing = new Set(events.filter((e) => e.type === "profile-deleted").map((e) => e.user_id));
   const probe = new BatchWork();
   for (const event of events) probe.note(event);
-  // Most events (session-created, position-updated) write nothing: such a batch needs no database.
-  if (probe.size === 0 && erasing.size === 0) {
+  // Most events (session-created, position-updated) write nothing to the mirror: such a batch
+  // only looks for webhooks that hear it.
+  const quiet = probe.size === 0 && erasing.size === 0;
+  if (quiet) {
     report.applied += events.length;
-    if (dead.length === 0) return report;
+    if (dead.length === 0 && events.length === 0) return report;
   }
   await inTransaction(config, async (tx) => {
     if (dead.length > 0) {
       await insertDeadLetters(tx, dead);
       report.deadLettered = dead.length;
     }
-    if (probe.size === 0 && erasing.size === 0) return;
+    if (quiet) {
+      report.webhookDeliveries = await queueWebhookDeliveries(tx, events);
+      return;
+    }
     // A deleted profile's events are dropped, whenever they arrive: nothing of it comes back.
     const erased = await erasedAmong(tx, [...new Set(events.map((e) => e.user_id))]);
     const batch = new BatchWork();
+    const applied: AppliedEvent[] = [];
     for (const event of events) {
       if (erasing.has(event.user_id) || erased.has(event.user_id)) {
-        if (event.type === "profile-deleted") report.applied++;
-        else report.skipped++;
+        if (event.type === "profile-deleted") {
+          report.applied++;
+          applied.push(event);
+        } else report.skipped++;
         continue;
       }
       report.applied++;
+      applied.push(event);
       batch.note(event);
     }
     await batch.apply(tx, config, report);
+    // In the same transaction: a committed batch has queued its webhook deliveries, once each.
+    report.webhookDeliveries = await queueWebhookDeliveries(tx, applied);
     // Last: whatever this batch wrote for a deleted profile goes with the rest.
     for (const userId of erasing) await eraseUserRows(tx, userId);
   });
@@ -259,18 +273,33 @@ async function isolateRefused(
  * the data itself, the batch is applied message by message and the refused ones are dead-lettered.
  * Messages that reach the dead-letter queue anyway are applied as well and kept in `dead_letters`.
  */
-export async function consumeBatch(config: Config, batch: MessageBatch<unknown>): Promise<void> {
+export async function consumeBatch(
+  config: Config,
+  batch: MessageBatch<unknown>,
+  /** Where to finish work after the batch is acknowledged (the invocation's waitUntil). */
+  waitUntil?: (promise: Promise<unknown>) => void,
+): Promise<void> {
   const dlq = batch.queue.endsWith("-dlq");
   const keepAllReason = dlq ? "delivery retries exhausted" : null;
+  let queuedDeliveries = 0;
   try {
     try {
-      await applyEventBatch(config, batch.queue, batch.messages, keepAllReason);
+      queuedDeliveries =
+        (await applyEventBatch(config, batch.queue, batch.messages, keepAllReason)).webhookDeliveries ?? 0;
     } catch (error) {
       if (!refusesData(error)) throw error;
       const refused = await isolateRefused(config, batch.queue, batch.messages, keepAllReason);
       console.error(`queue ${batch.queue}: ${refused} message(s) refused by Postgres kept in dead_letters`);
     }
     batch.ackAll();
+    // The first attempt right after the commit; what fails is retried by the per-minute cron.
+    if (queuedDeliveries > 0) {
+      const first = deliverDueWebhooks(config, { limit: Math.min(500, queuedDeliveries + 50) }).catch((error) =>
+        console.error(`queue ${batch.queue}: webhook deliveries failed:`, String(error)),
+      );
+      if (waitUntil) waitUntil(first);
+      else await first;
+    }
   } catch (error) {
     const attempts = Math.max(1, ...batch.messages.map((m) => m.attempts));
     const delaySeconds = Math.min(43_200, config.QUEUE_RETRY_DELAY_SECONDS * 2 ** Math.min(attempts - 1, 16));

@@ -1,12 +1,52 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ping, withDatabase } from "../db/client";
+import { webhookBacklogSummary } from "../db/webhooks";
 import { configOf } from "../env";
 import { router } from "./router";
 
 const check = z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() });
+const webhookSummary = z
+  .object({
+    webhooks: z.number().int().openapi({ description: "registered webhooks" }),
+    pending: z.number().int().openapi({ description: "deliveries not yet delivered, all webhooks together" }),
+    retrying: z.number().int().openapi({ description: "of those, deliveries that failed at least once" }),
+    failed: z.number().int().openapi({ description: "deliveries out of retries (kept, replayable)" }),
+    lag_seconds: z.number().nullable().openapi({ description: "age of the oldest undelivered delivery" }),
+  })
+  .openapi("WebhookHealth");
 const healthSchema = z
-  .object({ status: z.enum(["ok", "degraded"]), checks: z.record(z.string(), check) })
+  .object({
+    status: z.enum(["ok", "degraded"]),
+    checks: z.record(z.string(), check),
+    webhooks: webhookSummary.optional().openapi({ description: "absent when Postgres did not answer in time" }),
+  })
   .openapi("Health");
+
+/** The webhooks' backlog in one aggregate over undelivered rows; undefined when Postgres does not answer in time. */
+async function webhookHealth(
+  config: ReturnType<typeof configOf>,
+  timeoutMs = 3000,
+): Promise<z.infer<typeof webhookSummary> | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const summary = await Promise.race([
+      withDatabase(config, webhookBacklogSummary),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), timeoutMs);
+      }),
+    ]);
+    if (!summary) return undefined;
+    const { oldestPendingAt, ...counts } = summary;
+    return {
+      ...counts,
+      lag_seconds: oldestPendingAt ? Math.max(0, Math.round((Date.now() - oldestPendingAt.getTime()) / 1000)) : null,
+    };
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function timed(work: () => Promise<unknown>, timeoutMs = 3000): Promise<z.infer<typeof check>> {
   const started = Date.now();
@@ -40,13 +80,17 @@ export const healthRoutes = router().openapi(
   }),
   async (c) => {
     const config = configOf(c.env);
-    const [postgres, durableObjects, kv] = await Promise.all([
+    const [postgres, durableObjects, kv, webhooks] = await Promise.all([
       timed(() => withDatabase(config, ping)),
       timed(() => c.env.USER_STATE.get(c.env.USER_STATE.idFromName("__health__")).status()),
       timed(() => c.env.SEARCH_KV.get("__health__")),
+      webhookHealth(config),
     ]);
     const checks = { postgres, durable_objects: durableObjects, kv };
     const ok = Object.values(checks).every((x) => x.ok);
-    return c.json({ status: ok ? ("ok" as const) : ("degraded" as const), checks }, ok ? 200 : 503);
+    return c.json(
+      { status: ok ? ("ok" as const) : ("degraded" as const), checks, ...(webhooks ? { webhooks } : {}) },
+      ok ? 200 : 503,
+    );
   },
 );

@@ -198,6 +198,7 @@ const OUTAGES = {
   },
   personalization: { slug: "unavailable", detail: "personalization is unavailable right now; retry shortly", retry: 5 },
   "dead-letters": { slug: "database-unavailable", detail: "the database is unreachable; try again later", retry: 30 },
+  webhooks: { slug: "webhooks-unavailable", detail: "webhooks are unavailable right now; retry shortly", retry: 5 },
 } as const;
 
 export type PostgresArea = keyof typeof OUTAGES;

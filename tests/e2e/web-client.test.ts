@@ -2,7 +2,10 @@
  * The web client in a real browser against the whole local stack: what a person sees when they
  * search, play, stop, come back, and use two devices at once. Screenshots go to test-artifacts/e2e.
  */
+
+import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { startWebhookRecorder, type WebhookRecorder } from "../../scripts/webhook-recorder";
 import {
   type Browser,
   type BrowserContext,
@@ -43,11 +46,14 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
   let features: Awaited<ReturnType<typeof serverFeatures>>;
   /** The browser profiles of the running test, and the script errors their pages threw. */
   let profiles: { context: BrowserContext; errors: string[] }[] = [];
+  /** Where the webhook test's deliveries land (the local stack allows loopback). */
+  let recorder: WebhookRecorder;
 
   beforeAll(async () => {
     stack = await startE2eStack();
     browser = await launchChromium();
     features = await serverFeatures(stack.baseUrl);
+    recorder = await startWebhookRecorder();
   }, 180_000);
 
   afterEach(async () => {
@@ -56,6 +62,7 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
   });
 
   afterAll(async () => {
+    await recorder?.stop();
     await browser?.close();
     await stack?.stop();
   }, 60_000);
@@ -386,6 +393,58 @@ describe.skipIf(!hasChromium)(`web client in headless Chromium (${CHROMIUM_PATH}
       )
       .toEqual([expect.stringMatching(/^Play S1E4/)]);
     await screenshot(page, "12-next-up-row");
+    expectNoPageErrors();
+  });
+
+  test("adds a webhook, shows its secret once, and lists its deliveries after a change", async () => {
+    const page = await signedInPage("webhooks");
+    const panel = page.getByRole("region", { name: "Webhooks" });
+    await expect.poll(() => panel.isVisible()).toBe(true);
+    await expect.poll(() => panel.getByText("No webhooks yet.").isVisible()).toBe(true);
+
+    // A private address is refused with the server's reason.
+    await panel.getByLabel("Endpoint URL").fill("https://10.0.0.8/hook");
+    await panel.getByRole("button", { name: "Add webhook" }).click();
+    await expect.poll(() => panel.getByRole("alert").textContent()).toContain("private address");
+
+    const url = `http://${recorder.address}/hook/e2e`;
+    await panel.getByLabel("Endpoint URL").fill(url);
+    await panel.getByLabel("Events").selectOption("progress-changed");
+    await panel.getByRole("button", { name: "Add webhook" }).click();
+    const secretBox = page.locator("#webhook-secret-value");
+    await expect.poll(() => secretBox.textContent()).toMatch(/^whsec_/);
+    const secret = (await secretBox.textContent()) as string;
+    await expect.poll(() => panel.locator(".webhook-url").allTextContents()).toEqual([url]);
+
+    // A change of the user's: its event reaches the endpoint, signed with that secret.
+    const status = await page.evaluate(async () => {
+      const authorization = `Bearer ${localStorage.getItem("mg.access_token")}`;
+      return (await fetch("/api/v1/history/film-amadeus-1984/watched", { method: "PUT", headers: { authorization } }))
+        .status;
+    });
+    expect(status).toBe(200);
+    const received = async () =>
+      (await (await fetch(`http://${recorder.address}/__records/e2e`)).json()) as {
+        headers: Record<string, string>;
+        body: string;
+      }[];
+    await expect.poll(async () => (await received()).length, { timeout: 20_000 }).toBe(1);
+    const [delivery] = await received();
+    const event = new Webhook(secret).verify(delivery?.body ?? "", delivery?.headers ?? {}) as { type: string };
+    expect(event.type).toBe("progress-changed");
+
+    await panel.getByRole("button", { name: "Deliveries" }).click();
+    await expect
+      .poll(() => panel.locator(".delivery").allTextContents())
+      .toEqual([expect.stringContaining("progress-changed: delivered, 1 attempt, HTTP 204")]);
+    await screenshot(page, "13-webhooks", { fullPage: false });
+
+    // After a reload the secret is gone for good; the webhook stays, and can be deleted.
+    await page.reload();
+    await expect.poll(() => panel.locator(".webhook-url").allTextContents()).toEqual([url]);
+    expect(await page.locator("#webhook-secret").isVisible()).toBe(false);
+    await panel.getByRole("button", { name: `Delete webhook ${url}` }).click();
+    await expect.poll(() => panel.getByText("No webhooks yet.").isVisible()).toBe(true);
     expectNoPageErrors();
   });
 });

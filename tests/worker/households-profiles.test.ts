@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { makeEvent } from "../../src/contracts/events";
-import { tokenFamilies, watchHistory, watchlistEntries } from "../../src/db/schema";
+import { tokenFamilies, watchHistory, watchlistEntries, webhooks } from "../../src/db/schema";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
 import { type Account, anonymous, login, newAccount, refresh } from "./accounts";
@@ -129,14 +129,17 @@ describe("profiles of one account", () => {
     await watchHalf(teen.api, TOY_STORY);
     await teen.api.put(`/api/v1/sync/watchlist/${NEMO}`);
     await watchHalf(owner.api, SHREK);
+    const hook = await kid.api.post("/api/v1/webhooks", { url: "http://127.0.0.1:9/kid", events: ["*"] });
+    expect(hook.status).toBe(201);
     const inPostgres = (userId: string) =>
       db(async (d) => ({
         history: (await d.select().from(watchHistory).where(eq(watchHistory.userId, userId))).length,
         watchlist: (await d.select().from(watchlistEntries).where(eq(watchlistEntries.userId, userId))).length,
+        webhooks: (await d.select().from(webhooks).where(eq(webhooks.ownerId, userId))).length,
       }));
     await eventually(
       () => inPostgres(kid.id),
-      (r) => r.history === 1 && r.watchlist === 1,
+      (r) => r.history === 1 && r.watchlist === 1 && r.webhooks === 1,
     );
     await eventually(
       () => inPostgres(teen.id),
@@ -161,7 +164,7 @@ describe("profiles of one account", () => {
     expect(status.sync).toMatchObject({ entries: 0, devices: 0 });
     await eventually(
       () => inPostgres(kid.id),
-      (r) => r.history === 0 && r.watchlist === 0,
+      (r) => r.history === 0 && r.watchlist === 0 && r.webhooks === 0,
     );
     const families = await db((d) => d.select().from(tokenFamilies).where(eq(tokenFamilies.profileId, kid.id)));
     expect(families).toEqual([]);
@@ -170,7 +173,7 @@ describe("profiles of one account", () => {
     expect(ids(await teen.api.get("/api/v1/continue-watching"))).toEqual([TOY_STORY]);
     expect(ids(await teen.api.get("/api/v1/sync/watchlist"))).toEqual([NEMO]);
     expect(ids(await owner.api.get("/api/v1/continue-watching"))).toEqual([SHREK]);
-    expect(await inPostgres(teen.id)).toEqual({ history: 1, watchlist: 1 });
+    expect(await inPostgres(teen.id)).toEqual({ history: 1, watchlist: 1, webhooks: 0 });
     expect((await inPostgres(owner.userId)).history).toBe(1);
     // The owner's own profile cannot be deleted.
     expect((await owner.api.delete(`/api/v1/profiles/${owner.userId}`)).status).toBe(409);

@@ -7029,6 +7029,391 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's webhooks, with their backlog
+         * @description Secrets are never listed. Each webhook carries its backlog: `pending` (not yet delivered), `retrying`, `failed` (out of retries, kept) and `lag_seconds` (age of the oldest undelivered delivery).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The webhooks, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Webhooks"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Register a webhook
+         * @description Deliveries follow the Standard Webhooks specification: a POST of the event envelope with `webhook-id` (the event_id), `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the key of `secret`). The webhook hears the caller's own events (an account owner's: every profile of the account); an admin may ask for `scope: "all"`. The URL must be https to a public address (see docs/webhooks.md); at most WEBHOOK_MAX_PER_USER per user.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateWebhook"];
+                };
+            };
+            responses: {
+                /** @description Registered; `secret` is shown only here */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedWebhook"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description `scope: "all"` needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The caller has WEBHOOK_MAX_PER_USER webhooks already */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The URL is refused (not https, a private or loopback address, credentials in it) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook and its deliveries
+         * @description Nothing more is sent to it, retries included. Another user's webhook is a 404.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's recent deliveries, newest first
+         * @description One per event sent to the webhook: its status (`delivered`, `retrying`, `failed`), attempts, the last answer's status code or error. Kept WEBHOOK_DELIVERY_RETENTION_DAYS. Another user's webhook is a 404.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description opaque; from next_cursor */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["WebhookDelivery"][];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Postgres is unreachable; retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -7043,6 +7428,20 @@ export interface components {
                     error?: string;
                 };
             };
+            webhooks?: components["schemas"]["WebhookHealth"];
+        };
+        /** @description absent when Postgres did not answer in time */
+        WebhookHealth: {
+            /** @description registered webhooks */
+            webhooks: number;
+            /** @description deliveries not yet delivered, all webhooks together */
+            pending: number;
+            /** @description of those, deliveries that failed at least once */
+            retrying: number;
+            /** @description deliveries out of retries (kept, replayable) */
+            failed: number;
+            /** @description age of the oldest undelivered delivery */
+            lag_seconds: number | null;
         };
         Session: {
             id: string;
@@ -8174,6 +8573,83 @@ export interface components {
             plays: number;
             /** @description ratings (and removed ratings) emitted again */
             ratings: number;
+        };
+        CreatedWebhook: {
+            /** @example wh_3f9c0a7d2b1e4c5f8a6d9e0b */
+            id: string;
+            url: string;
+            events: string[];
+            /** @enum {string} */
+            scope: "own" | "all";
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description `whsec_` + base64(key): the signing secret, shown only in this answer
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        CreateWebhook: {
+            /** @example https://example.com/hooks/media */
+            url: string;
+            /**
+             * @description event type names, or ["*"] for every type
+             * @example [
+             *       "progress-changed"
+             *     ]
+             */
+            events: ("*" | "session-created" | "position-updated" | "session-ended" | "progress-changed" | "play-completed" | "rating-changed" | "history-cleared" | "experiment-exposure" | "watchlist-changed" | "device-changed" | "profile-rebuild-requested" | "profile-deleted" | "adapter-train-requested")[];
+            /**
+             * @description `all` (admins only): every user's events; `own` (default): the caller's
+             * @default own
+             * @enum {string}
+             */
+            scope: "own" | "all";
+        };
+        Webhooks: {
+            items: components["schemas"]["Webhook"][];
+            /** @description always null: a user has at most WEBHOOK_MAX_PER_USER webhooks */
+            next_cursor: null;
+        };
+        Webhook: {
+            /** @example wh_3f9c0a7d2b1e4c5f8a6d9e0b */
+            id: string;
+            url: string;
+            events: string[];
+            /** @enum {string} */
+            scope: "own" | "all";
+            /** Format: date-time */
+            created_at: string;
+            /** @description deliveries not yet delivered (queued or waiting to retry) */
+            pending: number;
+            /** @description of those, deliveries that failed at least once */
+            retrying: number;
+            /** @description deliveries that ran out of retries (kept, replayable) */
+            failed: number;
+            /** @description age of the oldest undelivered delivery; null when none is waiting */
+            lag_seconds: number | null;
+        };
+        WebhookDelivery: {
+            /** @description also the `webhook-id` header of the request */
+            event_id: string;
+            type: string;
+            /**
+             * @description `retrying`: not delivered yet (attempts 0: the first try is queued); `failed`: out of retries
+             * @enum {string}
+             */
+            status: "delivered" | "retrying" | "failed";
+            attempts: number;
+            last_status_code: number | null;
+            last_error: string | null;
+            /** Format: date-time */
+            queued_at: string;
+            /**
+             * Format: date-time
+             * @description set while retrying
+             */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            delivered_at: string | null;
         };
     };
     responses: {
