@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
-import { LOCAL_DEV_JWT_SECRET } from "./src/config.ts";
+import { LOCAL_DEV_JWT_SECRET, LOCAL_EVENT_SUBSCRIBERS } from "./src/config.ts";
 
 /** A project whose files run inside workerd, each project with its own database and proxy. */
 function workerProject(
@@ -35,6 +35,8 @@ function workerProject(
             TRENDING_CACHE_SECONDS: "0",
             // Catalog facts (series, episode order, credits): a new episode reaches Next Up within a second.
             CATALOG_FACTS_CHECK_SECONDS: "1",
+            // Two subscriber queues with different filters (every type; progress, plays and watchlist).
+            EVENT_SUBSCRIBERS: LOCAL_EVENT_SUBSCRIBERS,
           },
         },
       })),

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { configSchema, LOCAL_DEV_JWT_SECRET, parseConfig } from "../src/config";
+import { configSchema, LOCAL_DEV_JWT_SECRET, LOCAL_EVENT_SUBSCRIBERS, parseConfig } from "../src/config";
 import { type EmbeddedPostgres, freePort, migrateDatabase, startEmbeddedPostgres, startWsProxy } from "./local-db";
 import { seedCatalog } from "./seed";
 
@@ -66,6 +66,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Stack
   const log = options.log ?? ((line: string) => console.log(line));
   const vars: Record<string, string> = {
     JWT_SECRET: process.env.JWT_SECRET ?? LOCAL_DEV_JWT_SECRET,
+    EVENT_SUBSCRIBERS: LOCAL_EVENT_SUBSCRIBERS,
     ...pickEnv(),
     ...options.vars,
   };

@@ -3,6 +3,7 @@ import { configOf, type Env } from "./env";
 import { consumeBatch } from "./events/consumer";
 import { runScheduledJobs } from "./scheduled";
 
+export { DeliveryMonitor } from "./durable/delivery-monitor";
 export { DeviceAuthorization } from "./durable/device-authorization";
 export { RateLimiter } from "./durable/rate-limiter";
 export { SearchPublisher } from "./durable/search-publisher";

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Config } from "../config";
+import type { EventEnvelope } from "../contracts/events";
 import { isStorageUnavailable, profileDeleted, type Refusal, storageUnavailableProblem } from "../contracts/outcomes";
 import { problemResponse } from "../contracts/problems";
 import { VERIFIED_USER_HEADER } from "../contracts/sync-socket";
@@ -192,7 +193,15 @@ export class UserState extends DurableObject<Env> {
     const config = this.#config;
     const stores = new UserStores(sql, userId, config);
     const hub = new SocketHub(this.ctx);
-    const alarms = new AlarmPlan({ storage, stores, hub, config, queue: () => this.env.EVENTS });
+    const monitor = () => this.env.DELIVERY_MONITOR.get(this.env.DELIVERY_MONITOR.idFromName("events"));
+    const alarms = new AlarmPlan({
+      storage,
+      stores,
+      hub,
+      config,
+      queue: (target) => this.env[target] as Queue<EventEnvelope> | undefined,
+      report: (backlogs) => monitor().report(userId, backlogs),
+    });
     const pipeline = new WritePipeline({ storage, stores, hub, alarms, config });
     const catalog = catalogFacts(this.env, config, stores, pipeline);
     return { storage, reads: new ReadBudget(), stores, hub, alarms, pipeline, config, catalog };
