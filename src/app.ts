@@ -19,6 +19,7 @@ import { deviceAuthRoutes } from "./routes/device-auth";
 import { deviceRoutes } from "./routes/devices";
 import { discoveryRoutes } from "./routes/discovery";
 import { docsRoutes } from "./routes/docs";
+import { eventLogRoutes } from "./routes/event-log";
 import { eventRecoveryRoutes } from "./routes/event-recovery";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
@@ -72,7 +73,8 @@ const api = new OpenAPIHono<App>()
   .route("/", discoveryRoutes)
   .route("/", contentRoutes)
   .route("/", adminRoutes)
-  .route("/", eventRecoveryRoutes);
+  .route("/", eventRecoveryRoutes)
+  .route("/", eventLogRoutes);
 
 export const app = new OpenAPIHono<App>();
 app

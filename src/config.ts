@@ -19,9 +19,7 @@ const eventSubscriber = z
       .refine((b) => b !== "EVENTS", "EVENTS is the mirror's own queue"),
     types: z
       .array(
-        z
-          .string()
-          .refine((t) => t === "*" || Object.hasOwn(eventDataSchemas, t), "must be an event type name or \"*\""),
+        z.string().refine((t) => t === "*" || Object.hasOwn(eventDataSchemas, t), 'must be an event type name or "*"'),
       )
       .min(1),
   })

@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import { type Decoded, decodeEvent, type TypedEnvelope } from "../contracts/events";
 import { inTransaction, type Queryable, withDatabase } from "../db/client";
 import { type DeadLetterRecord, insertDeadLetters } from "../db/dead-letters";
+import { appendEventLog } from "../db/event-log";
 import { upsertAssignments } from "../db/experiments";
 import { clearHistory, upsertProgress } from "../db/history";
 import { erasedAmong, eraseUserRows } from "../db/profiles";
@@ -18,6 +19,8 @@ export interface ConsumerReport {
   syncRows: number;
   /** Play and rating rows written. */
   viewingRows?: number;
+  /** Events added to the event log (a redelivered one is there already). */
+  logged?: number;
 }
 
 type Progress = TypedEnvelope<"progress-changed">;
@@ -28,6 +31,7 @@ type Exposed = TypedEnvelope<"experiment-exposure">;
  * Applies one batch of events to Postgres in one transaction. Progress is coalesced per
  * (user, content) to the greatest HLC, and every row write is guarded by the HLC in SQL, so a
  * redelivered or late batch changes nothing. Malformed messages are kept in `dead_letters`.
+ * Every applied event is appended to the event log in the same transaction.
  */
 export async function applyEventBatch(
   config: Config,
@@ -62,34 +66,34 @@ export async function applyEventBatch(
   }
 
   const erasing = new Set(events.filter((e) => e.type === "profile-deleted").map((e) => e.user_id));
-  const probe = new BatchWork();
-  for (const event of events) probe.note(event);
-  // Most events (session-created, position-updated) write nothing: such a batch needs no database.
-  if (probe.size === 0 && erasing.size === 0) {
-    report.applied += events.length;
-    if (dead.length === 0) return report;
-  }
+  if (events.length === 0 && dead.length === 0) return report;
   await inTransaction(config, async (tx) => {
     if (dead.length > 0) {
       await insertDeadLetters(tx, dead);
       report.deadLettered = dead.length;
     }
-    if (probe.size === 0 && erasing.size === 0) return;
+    if (events.length === 0) return;
     // A deleted profile's events are dropped, whenever they arrive: nothing of it comes back.
     const erased = await erasedAmong(tx, [...new Set(events.map((e) => e.user_id))]);
     const batch = new BatchWork();
+    const applied: AppliedEvent[] = [];
     for (const event of events) {
       if (erasing.has(event.user_id) || erased.has(event.user_id)) {
-        if (event.type === "profile-deleted") report.applied++;
-        else report.skipped++;
+        if (event.type === "profile-deleted") {
+          report.applied++;
+          applied.push(event);
+        } else report.skipped++;
         continue;
       }
       report.applied++;
+      applied.push(event);
       batch.note(event);
     }
-    await batch.apply(tx, config, report);
+    if (batch.size > 0) await batch.apply(tx, config, report);
     // Last: whatever this batch wrote for a deleted profile goes with the rest.
     for (const userId of erasing) await eraseUserRows(tx, userId);
+    // The log last of all: its lock is held only from here to the commit.
+    report.logged = await appendEventLog(tx, applied);
   });
   return report;
 }

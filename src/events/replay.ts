@@ -1,6 +1,9 @@
+import type { Config } from "../config";
 import { decodeEvent, type EventEnvelope } from "../contracts/events";
 import type { Queryable } from "../db/client";
 import { markReplayed, pendingDeadLetters } from "../db/dead-letters";
+import { readEventLog } from "../db/event-log";
+import type { Env } from "../env";
 
 /** Queues limits per sendBatch: 100 messages and 256 KB. Stay below both. */
 const MAX_BATCH_MESSAGES = 100;
@@ -76,4 +79,94 @@ export function queueBatches<T extends { bytes: number }>(items: readonly T[]): 
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/** Where an event log replay sends: a subscriber queue (or, once wired, a webhook). */
+export interface ReplayTarget {
+  name: string;
+  /** Event types the target takes ("*": every type); others in the range are passed over. */
+  types: readonly string[];
+  send(events: readonly EventEnvelope[]): Promise<void>;
+}
+
+/** A subscriber queue of EVENT_SUBSCRIBERS by its binding name, or null. */
+export function subscriberReplayTarget(env: Env, config: Config, name: string): ReplayTarget | null {
+  const subscriber = config.EVENT_SUBSCRIBERS.find((s) => s.binding === name);
+  const queue = subscriber ? (env[subscriber.binding] as Queue<EventEnvelope> | undefined) : undefined;
+  if (!subscriber || !queue) return null;
+  return {
+    name,
+    types: subscriber.types,
+    send: async (events) => {
+      await queue.sendBatch(events.map((body) => ({ body, contentType: "json" })));
+    },
+  };
+}
+
+/**
+ * A webhook by its id, as a replay target. The hook webhooks plug into: none are known yet,
+ * so every id is an unknown target.
+ */
+export async function webhookReplayTarget(_env: Env, _config: Config, _id: string): Promise<ReplayTarget | null> {
+  return null;
+}
+
+/** A replay target by name: a subscriber binding first, then a webhook id; null when neither. */
+export async function resolveReplayTarget(env: Env, config: Config, name: string): Promise<ReplayTarget | null> {
+  return subscriberReplayTarget(env, config, name) ?? (await webhookReplayTarget(env, config, name));
+}
+
+export interface LogReplayReport {
+  target: string;
+  /** Events sent to the target. */
+  sent: number;
+  /** Events of the range the target's types do not include. */
+  passed_over: number;
+  /** The last log position examined; null when the range held nothing. */
+  last_seq: number | null;
+  /** More of the range remains past `last_seq` (the call's limit was reached). */
+  more: boolean;
+}
+
+const REPLAY_PAGE = 500;
+
+/**
+ * Sends the logged events in (after, until] to a target again, in log order, within the queue's
+ * batch limits; at most `limit` events are examined per call. Consumers are idempotent by
+ * `event_id` and keep the greatest `hlc` per key, so a replay is safe at any time.
+ */
+export async function replayEventLog(
+  db: Queryable,
+  target: ReplayTarget,
+  opts: { after: number; until: number | null; limit: number },
+): Promise<LogReplayReport> {
+  const every = target.types.includes("*");
+  const report: LogReplayReport = { target: target.name, sent: 0, passed_over: 0, last_seq: null, more: false };
+  let after = opts.after;
+  let examined = 0;
+  while (examined < opts.limit) {
+    const page = await readEventLog(db, {
+      after,
+      until: opts.until,
+      limit: Math.min(REPLAY_PAGE, opts.limit - examined),
+    });
+    if (page.length === 0) break;
+    examined += page.length;
+    const wanted = page.filter((e) => every || target.types.includes(e.envelope.type));
+    report.passed_over += page.length - wanted.length;
+    const sized = wanted.map((e) => ({
+      event: e.envelope,
+      bytes: new TextEncoder().encode(JSON.stringify(e.envelope)).length,
+    }));
+    for (const batch of queueBatches(sized)) {
+      await target.send(batch.map((b) => b.event));
+      report.sent += batch.length;
+    }
+    after = (page[page.length - 1] as { seq: number }).seq;
+    report.last_seq = after;
+  }
+  if (examined >= opts.limit && report.last_seq !== null) {
+    report.more = (await readEventLog(db, { after, until: opts.until, limit: 1 })).length > 0;
+  }
+  return report;
 }

@@ -1,11 +1,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ping, withDatabase } from "../db/client";
 import { configOf } from "../env";
+import { deliverySummary } from "../events/delivery";
 import { router } from "./router";
 
 const check = z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() });
+const delivery = z.object({
+  target: z.string(),
+  kind: z.enum(["mirror", "queue", "webhook"]),
+  pending: z.number().int(),
+  lag_seconds: z.number().int(),
+  failures: z.number().int(),
+});
 const healthSchema = z
-  .object({ status: z.enum(["ok", "degraded"]), checks: z.record(z.string(), check) })
+  .object({
+    status: z.enum(["ok", "degraded"]),
+    checks: z.record(z.string(), check),
+    deliveries: z.array(delivery).optional().openapi({
+      description: "per event delivery target: events not delivered yet, the oldest's age, refused sends",
+    }),
+  })
   .openapi("Health");
 
 async function timed(work: () => Promise<unknown>, timeoutMs = 3000): Promise<z.infer<typeof check>> {
@@ -40,13 +54,25 @@ export const healthRoutes = router().openapi(
   }),
   async (c) => {
     const config = configOf(c.env);
-    const [postgres, durableObjects, kv] = await Promise.all([
+    let deliveries: z.infer<typeof delivery>[] | undefined;
+    const [postgres, durableObjects, kv, monitor] = await Promise.all([
       timed(() => withDatabase(config, ping)),
       timed(() => c.env.USER_STATE.get(c.env.USER_STATE.idFromName("__health__")).status()),
       timed(() => c.env.SEARCH_KV.get("__health__")),
+      // One object's summary: the users' objects report only targets that refuse them.
+      timed(async () => {
+        deliveries = (await deliverySummary(c.env, config)).map(({ target, kind, pending, lag_seconds, failures }) => ({
+          target,
+          kind,
+          pending,
+          lag_seconds,
+          failures,
+        }));
+      }),
     ]);
-    const checks = { postgres, durable_objects: durableObjects, kv };
+    const checks = { postgres, durable_objects: durableObjects, kv, delivery_monitor: monitor };
     const ok = Object.values(checks).every((x) => x.ok);
-    return c.json({ status: ok ? ("ok" as const) : ("degraded" as const), checks }, ok ? 200 : 503);
+    const status = ok ? ("ok" as const) : ("degraded" as const);
+    return c.json({ status, checks, ...(deliveries ? { deliveries } : {}) }, ok ? 200 : 503);
   },
 );

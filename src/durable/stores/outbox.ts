@@ -147,7 +147,11 @@ export class Outbox {
    * reported before that have caught up since (once). A healthy outbox reports nothing.
    */
   backlogToReport(): TargetBacklog[] {
-    const reported = new Set(this.#rows().filter((r) => r.reported === 1).map((r) => r.target));
+    const reported = new Set(
+      this.#rows()
+        .filter((r) => r.reported === 1)
+        .map((r) => r.target),
+    );
     return this.backlog().filter((b) => b.attempts > 0 || reported.has(b.target));
   }
 
