@@ -138,7 +138,7 @@ const REPLAY_PAGE = 500;
 export async function replayEventLog(
   db: Queryable,
   target: ReplayTarget,
-  opts: { after: number; until: number | null; limit: number },
+  opts: { after: number; until: number | null; userId?: string | null; limit: number },
 ): Promise<LogReplayReport> {
   const every = target.types.includes("*");
   const report: LogReplayReport = { target: target.name, sent: 0, passed_over: 0, last_seq: null, more: false };
@@ -148,6 +148,7 @@ export async function replayEventLog(
     const page = await readEventLog(db, {
       after,
       until: opts.until,
+      userId: opts.userId ?? null,
       limit: Math.min(REPLAY_PAGE, opts.limit - examined),
     });
     if (page.length === 0) break;
@@ -166,7 +167,8 @@ export async function replayEventLog(
     report.last_seq = after;
   }
   if (examined >= opts.limit && report.last_seq !== null) {
-    report.more = (await readEventLog(db, { after, until: opts.until, limit: 1 })).length > 0;
+    report.more =
+      (await readEventLog(db, { after, until: opts.until, userId: opts.userId ?? null, limit: 1 })).length > 0;
   }
   return report;
 }

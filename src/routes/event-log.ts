@@ -62,7 +62,10 @@ const replayBody = z
       .max(512)
       .optional()
       .openapi({ description: "up to and including this cursor; absent: to the newest" }),
-    limit: z.number().int().min(1).max(MAX_REPLAY_EVENTS).default(MAX_REPLAY_EVENTS),
+    user_id: z.string().min(1).max(256).optional().openapi({ description: "only this user's events" }),
+    limit: z.number().int().min(1).max(MAX_REPLAY_EVENTS).default(MAX_REPLAY_EVENTS).openapi({
+      description: "examine at most this many logged events; `next_cursor` continues",
+    }),
   })
   .strict()
   .openapi("EventReplay");
@@ -139,7 +142,7 @@ export const eventLogRoutes = base
       const target = await resolveReplayTarget(c.env, config, body.target);
       if (!target) throw new HttpProblem(404, "unknown-target", `unknown target: ${body.target}`);
       const report = await withPostgres(c, "event-log", (db) =>
-        replayEventLog(db, target, { after, until, limit: body.limit }),
+        replayEventLog(db, target, { after, until, userId: body.user_id ?? null, limit: body.limit }),
       );
       const next = report.more && report.last_seq !== null ? encodeCursor({ s: report.last_seq }) : null;
       return c.json(
