@@ -1,10 +1,14 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { createTables } from "../../examples/reference-consumer/src/consume";
 import { LOCAL_EVENT_SUBSCRIBERS } from "../../src/config";
 import type { EventEnvelope } from "../../src/contracts/events";
+import { inTransaction } from "../../src/db/client";
+import { appendEventLog, readEventLog } from "../../src/db/event-log";
 import { watchHistory, watchlistEffective } from "../../src/db/schema";
+import { Outbox } from "../../src/durable/stores/outbox";
 import { runScheduledJobs } from "../../src/scheduled";
 import { client, db, eventually, newUser, testConfig, tokenFor, userStub } from "./helpers";
 import { drainOutbox, recordQueue } from "./queue-recorder";
@@ -44,6 +48,7 @@ const matching = (events: readonly EventEnvelope[], types: readonly string[]) =>
 
 /** The reference consumer's state for a user, as the Postgres mirror would show it. */
 async function referenceState(userId: string) {
+  await createTables(referenceDb()); // before the consumer's first batch, its tables may not exist yet
   const progress = await referenceDb()
     .prepare("SELECT content_id, hlc, position_seconds, deleted FROM progress WHERE user_id = ? ORDER BY content_id")
     .bind(userId)
@@ -212,6 +217,56 @@ describe("subscriber queues", () => {
     expect(state.watchlist).toEqual(["film-moon-2009"]);
     expect(state.progress.find((p) => p.content_id === "film-alien-1979")?.position_seconds).toBe(2700);
   });
+
+  it("a target added to the configuration starts at the tail; one removed holds no row", async () => {
+    const { id, api } = await newUser("subs-config");
+    const stub = userStub(id);
+    await api.put("/api/v1/sync/watchlist/film-moon-2009");
+    await drainOutbox(stub);
+    const figures = await runInDurableObject(stub, async (_instance, state) => {
+      const sql = state.storage.sql;
+      const mirror = { name: "EVENTS", types: ["*"] };
+      // Valid events (the mirror applies them): clears of nothing, before any of the user's changes.
+      const event = (n: number) =>
+        ({
+          event_id: `e${n}-${crypto.randomUUID()}`,
+          type: "history-cleared",
+          version: 1,
+          user_id: id,
+          occurred_at: new Date().toISOString(),
+          hlc: `${String(Date.now()).padStart(15, "0")}:${String(n).padStart(6, "0")}:server`,
+          data: { before_hlc: "000000000000000:000000:server" },
+        }) as EventEnvelope;
+      const sent: Record<string, string[]> = { EVENTS: [], LATE: [] };
+      const queueOf = (target: string) =>
+        ({
+          sendBatch: async (messages: Iterable<MessageSendRequest<EventEnvelope>>) => {
+            const list = [...messages];
+            await env.EVENTS.sendBatch(list);
+            sent[target]?.push(...list.map((m) => m.body.event_id));
+          },
+        }) as unknown as Queue<EventEnvelope>;
+      // Events written while only the mirror is configured, and still held (not yet drained).
+      const before = new Outbox(sql, 0, [mirror]);
+      const early = event(1);
+      before.append(early);
+      // LATE appears in the configuration: it starts at the tail, so it never gets `early`.
+      const withLate = new Outbox(sql, 0, [mirror, { name: "LATE", types: ["*"] }]);
+      const late = event(2);
+      withLate.append(late);
+      const lateBacklog = withLate.backlog().find((b) => b.target === "LATE")?.pending;
+      // LATE refuses; the mirror drains; LATE's row is held for it.
+      await withLate.drain((t) => (t === "LATE" ? undefined : queueOf(t)), Date.now(), 1);
+      const heldForLate = withLate.size;
+      // LATE leaves the configuration: nothing is held for it any more.
+      const after = new Outbox(sql, 0, [mirror]);
+      return { sent, early: early.event_id, late: late.event_id, lateBacklog, heldForLate, held: after.size };
+    });
+    expect(figures.sent.EVENTS).toEqual([figures.early, figures.late]);
+    expect(figures.lateBacklog).toBe(1);
+    expect(figures.heldForLate).toBe(1);
+    expect(figures.held).toBe(0);
+  });
 });
 
 describe("the event log", () => {
@@ -349,6 +404,57 @@ describe("the event log", () => {
       until: cursors[2],
     });
     expect(range.json).toMatchObject({ sent: 2, passed_over: 0, next_cursor: null });
+  });
+});
+
+/** The embedded database serves one session at a time; transactions interleave only on a real server. */
+const realServer = new URL(inject("databaseUrl")).pathname.startsWith("/mg_test_");
+
+describe("the event log's commit order", () => {
+  it.skipIf(!realServer)("a reader never sees a log position before an earlier one commits", async () => {
+    const config = testConfig();
+    const envelope = (n: number) =>
+      ({
+        event_id: `order-${n}-${crypto.randomUUID()}`,
+        type: "watchlist-changed",
+        version: 1,
+        user_id: `order-${crypto.randomUUID()}`,
+        occurred_at: new Date().toISOString(),
+        hlc: `${String(Date.now()).padStart(15, "0")}:000000:server`,
+        data: {},
+      }) as EventEnvelope;
+    const [first, second] = [envelope(1), envelope(2)];
+    const start = await db(async (d) => (await readEventLog(d, { after: 0, limit: 1_000_000 })).at(-1)?.seq ?? 0);
+    let releaseFirst = () => {};
+    const firstHolds = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let firstAppended = () => {};
+    const appended = new Promise<void>((resolve) => {
+      firstAppended = resolve;
+    });
+    const a = inTransaction(config, async (tx) => {
+      await appendEventLog(tx, [first]);
+      firstAppended();
+      await firstHolds; // committed only when released
+    });
+    await appended;
+    let secondDone = false;
+    const b = inTransaction(config, async (tx) => {
+      await appendEventLog(tx, [second]);
+    }).then(() => {
+      secondDone = true;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    // The second transaction waits for the first's commit before it takes a position.
+    expect(secondDone).toBe(false);
+    const during = await db((d) => readEventLog(d, { after: start, limit: 1000 }));
+    expect(during.map((e) => e.envelope.event_id)).not.toContain(first.event_id);
+    releaseFirst();
+    await Promise.all([a, b]);
+    const log = await db((d) => readEventLog(d, { after: start, limit: 1000 }));
+    const mine = log.filter((e) => e.envelope.event_id === first.event_id || e.envelope.event_id === second.event_id);
+    expect(mine.map((e) => e.envelope.event_id)).toEqual([first.event_id, second.event_id]);
   });
 });
 

@@ -29,6 +29,11 @@ const TABLES = [
      present INTEGER NOT NULL, PRIMARY KEY (user_id, content_id))`,
 ];
 
+/** The consumer's tables, made on first use (a real deployment would use `wrangler d1 migrations`). */
+export async function createTables(db: D1Database): Promise<void> {
+  await db.batch(TABLES.map((t) => db.prepare(t)));
+}
+
 /**
  * Applies messages: each one checked against the published schema, applied once per
  * `event_id`, and per key only when its `hlc` is greater than the one kept (so redeliveries,
@@ -36,7 +41,7 @@ const TABLES = [
  */
 export async function consume(db: D1Database, messages: readonly { body: unknown }[]): Promise<ConsumeReport> {
   const report: ConsumeReport = { applied: 0, duplicates: 0, skipped: 0, invalid: 0 };
-  await db.batch(TABLES.map((t) => db.prepare(t)));
+  await createTables(db);
   for (const { body } of messages) {
     const event = body as Envelope;
     const known = versions[event?.type];
