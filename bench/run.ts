@@ -18,6 +18,7 @@ const suites = [
   "read-limits",
   "households",
   "recommendations",
+  "events",
   "load",
 ];
 const only = process.argv.slice(2);

@@ -95,6 +95,12 @@ app
     if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
     return c.json({ at: await userState(c).ping() });
   })
+  .post("/api/v1/_bench/outbox", requireUser, async (c) => {
+    if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
+    const events = Math.min(2000, Math.max(1, Number(c.req.query("events") ?? 100) || 100));
+    const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(c.var.caller.sub));
+    return c.json(await stub.benchOutbox({ events, fanout: c.req.query("fanout") === "1" }));
+  })
   .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
   .onError(async (error, c) => {
     if (error instanceof HttpProblem) return problemResponse(error.toProblem(), error.extra.headers);

@@ -104,7 +104,7 @@ export const configSchema = z
     TOKEN_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
     /** How long an isolate serves experiment definitions from memory before reloading them. */
     EXPERIMENT_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
-    /** Exposes /api/v1/_bench/ping (a bare Durable Object round trip) for `npm run bench`. */
+    /** Exposes /api/v1/_bench/ping (a bare Durable Object round trip) and /_bench/outbox for `npm run bench`. */
     BENCH_ROUTES: z
       .enum(["true", "false"])
       .default("false")

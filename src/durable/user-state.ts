@@ -7,6 +7,7 @@ import { VERIFIED_USER_HEADER } from "../contracts/sync-socket";
 import type { BucketRule } from "../domain/token-bucket";
 import { configOf, type Env } from "../env";
 import { AlarmPlan } from "./alarm-plan";
+import { benchOutbox } from "./bench-outbox";
 import { MigratedStorage } from "./migrate";
 import { userStateMigrations } from "./migrations/user-state";
 import { ReadBudget } from "./read-budget";
@@ -107,6 +108,13 @@ export class UserState extends DurableObject<Env> {
     const { stores, pipeline, catalog } = this.#userParts();
     await catalog();
     return pipeline.write((now) => stores.reemitAll(now), { cost: 0 });
+  }
+
+  /** `npm run bench -- events` (BENCH_ROUTES): events through the outbox to the mirror alone or every target. */
+  async benchOutbox(opts: { events: number; fanout: boolean }) {
+    const { stores } = this.#userParts();
+    const queueOf = (target: string) => this.env[target] as Queue<EventEnvelope> | undefined;
+    return benchOutbox(this.ctx.storage.sql, stores.userId, this.#config, queueOf, opts);
   }
 
   /** Outbox depth, alarm, storage and sync figures, for health checks and tests. */

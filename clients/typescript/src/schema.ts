@@ -8529,7 +8529,12 @@ export interface components {
             after?: string;
             /** @description up to and including this cursor; absent: to the newest */
             until?: string;
-            /** @default 10000 */
+            /** @description only this user's events */
+            user_id?: string;
+            /**
+             * @description examine at most this many logged events; `next_cursor` continues
+             * @default 10000
+             */
             limit: number;
         };
         DeliveryTarget: {
