@@ -70,11 +70,11 @@ export class AlarmPlan {
       pipeline.pushAfter(before, null);
     }
     const due = this.deadlines.outbox(now);
-    if (due !== null && due <= now) {
-      await stores.outbox.drain(this.deps.queue, now, config.OUTBOX_MAX_BACKOFF_SECONDS);
-      await this.#report();
-    }
+    const drained = due !== null && due <= now;
+    if (drained) await stores.outbox.drain(this.deps.queue, now, config.OUTBOX_MAX_BACKOFF_SECONDS);
     await this.schedule();
+    // After the next alarm is set: the monitor's answer never delays or loses it.
+    if (drained) await this.#report();
   }
 
   /** Figures of the targets behind go to the monitor; its outage never fails the alarm. */
