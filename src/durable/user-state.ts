@@ -6,6 +6,7 @@ import { problemResponse } from "../contracts/problems";
 import { VERIFIED_USER_HEADER } from "../contracts/sync-socket";
 import type { BucketRule } from "../domain/token-bucket";
 import { configOf, type Env } from "../env";
+import { deliveryMonitor } from "../events/delivery";
 import { AlarmPlan } from "./alarm-plan";
 import { benchOutbox } from "./bench-outbox";
 import { MigratedStorage } from "./migrate";
@@ -112,6 +113,7 @@ export class UserState extends DurableObject<Env> {
 
   /** `npm run bench -- events` (BENCH_ROUTES): events through the outbox to the mirror alone or every target. */
   async benchOutbox(opts: { events: number; fanout: boolean }) {
+    if (!this.#config.BENCH_ROUTES) throw new Error("BENCH_ROUTES is off");
     const { stores } = this.#userParts();
     const queueOf = (target: string) => this.env[target] as Queue<EventEnvelope> | undefined;
     return benchOutbox(this.ctx.storage.sql, stores.userId, this.#config, queueOf, opts);
@@ -201,14 +203,13 @@ export class UserState extends DurableObject<Env> {
     const config = this.#config;
     const stores = new UserStores(sql, userId, config);
     const hub = new SocketHub(this.ctx);
-    const monitor = () => this.env.DELIVERY_MONITOR.get(this.env.DELIVERY_MONITOR.idFromName("events"));
     const alarms = new AlarmPlan({
       storage,
       stores,
       hub,
       config,
       queue: (target) => this.env[target] as Queue<EventEnvelope> | undefined,
-      report: (backlogs) => monitor().report(userId, backlogs),
+      report: (backlogs) => deliveryMonitor(this.env).report(userId, backlogs),
     });
     const pipeline = new WritePipeline({ storage, stores, hub, alarms, config });
     const catalog = catalogFacts(this.env, config, stores, pipeline);
