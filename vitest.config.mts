@@ -1,6 +1,33 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { buildSync } from "esbuild";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
-import { LOCAL_DEV_JWT_SECRET } from "./src/config.ts";
+import { LOCAL_DEV_JWT_SECRET, LOCAL_EVENT_SUBSCRIBERS } from "./src/config.ts";
+
+/**
+ * The reference consumer (examples/reference-consumer), bundled as its own Worker beside the
+ * gateway: it consumes the scrobbler subscriber queue into its own D1 database, which the tests
+ * also bind (REFERENCE_DB) to compare its state with the Postgres mirror.
+ */
+function referenceConsumer() {
+  const bundle = buildSync({
+    entryPoints: ["examples/reference-consumer/src/index.ts"],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    write: false,
+  });
+  return {
+    name: "reference-consumer",
+    modules: [{ type: "ESModule" as const, path: "index.mjs", contents: bundle.outputFiles[0]?.text ?? "" }],
+    compatibilityDate: "2026-04-01",
+    d1Databases: { DB: REFERENCE_DB_ID },
+    queueConsumers: {
+      "media-gateway-events-scrobbler": { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 100 },
+    },
+  };
+}
+const REFERENCE_DB_ID = "reference-consumer";
 
 /** A project whose files run inside workerd, each project with its own database and proxy. */
 function workerProject(
@@ -14,6 +41,8 @@ function workerProject(
       cloudflareTest(({ inject }) => ({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
+          workers: [referenceConsumer()],
+          d1Databases: { REFERENCE_DB: REFERENCE_DB_ID },
           bindings: {
             JWT_SECRET: LOCAL_DEV_JWT_SECRET,
             DATABASE_URL: inject("databaseUrl"),
@@ -38,6 +67,8 @@ function workerProject(
             // Webhooks call the recording server on 127.0.0.1; a failed attempt is due again after 1 s.
             WEBHOOK_ALLOW_LOOPBACK: "true",
             WEBHOOK_RETRY_BASE_SECONDS: "1",
+            // Two subscriber queues with different filters (every type; progress, plays and watchlist).
+            EVENT_SUBSCRIBERS: LOCAL_EVENT_SUBSCRIBERS,
           },
         },
       })),

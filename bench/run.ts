@@ -19,6 +19,7 @@ const suites = [
   "households",
   "webhooks",
   "recommendations",
+  "events",
   "load",
 ];
 const only = process.argv.slice(2);

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { configSchema, LOCAL_DEV_JWT_SECRET, parseConfig } from "../src/config";
+import { configSchema, LOCAL_DEV_JWT_SECRET, LOCAL_EVENT_SUBSCRIBERS, parseConfig } from "../src/config";
 import { type EmbeddedPostgres, freePort, migrateDatabase, startEmbeddedPostgres, startWsProxy } from "./local-db";
 import { seedCatalog } from "./seed";
 
@@ -68,6 +68,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Stack
     JWT_SECRET: process.env.JWT_SECRET ?? LOCAL_DEV_JWT_SECRET,
     // Webhooks may call a server on this machine (never anything else private).
     WEBHOOK_ALLOW_LOOPBACK: "true",
+    EVENT_SUBSCRIBERS: LOCAL_EVENT_SUBSCRIBERS,
     ...pickEnv(),
     ...options.vars,
   };

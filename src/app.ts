@@ -19,6 +19,7 @@ import { deviceAuthRoutes } from "./routes/device-auth";
 import { deviceRoutes } from "./routes/devices";
 import { discoveryRoutes } from "./routes/discovery";
 import { docsRoutes } from "./routes/docs";
+import { eventLogRoutes } from "./routes/event-log";
 import { eventRecoveryRoutes } from "./routes/event-recovery";
 import { experimentRoutes } from "./routes/experiments";
 import { healthRoutes } from "./routes/health";
@@ -74,7 +75,8 @@ const api = new OpenAPIHono<App>()
   .route("/", contentRoutes)
   .route("/", adminRoutes)
   .route("/", eventRecoveryRoutes)
-  .route("/", webhookRoutes);
+  .route("/", webhookRoutes)
+  .route("/", eventLogRoutes);
 
 export const app = new OpenAPIHono<App>();
 app
@@ -94,6 +96,12 @@ app
   .get("/api/v1/_bench/ping", requireUser, async (c) => {
     if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
     return c.json({ at: await userState(c).ping() });
+  })
+  .post("/api/v1/_bench/outbox", requireUser, async (c) => {
+    if (!c.var.config.BENCH_ROUTES) throw new HttpProblem(404, "not-found", "no such route");
+    const events = Math.min(2000, Math.max(1, Number(c.req.query("events") ?? 100) || 100));
+    const stub = c.env.USER_STATE.get(c.env.USER_STATE.idFromName(c.var.caller.sub));
+    return c.json(await stub.benchOutbox({ events, fanout: c.req.query("fanout") === "1" }));
   })
   .notFound(() => problemResponse(new HttpProblem(404, "not-found", "no such route").toProblem()))
   .onError(async (error, c) => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { eventDataSchemas } from "./contracts/events";
 
 /**
  * Every setting the service reads, with its default. The Worker parses its bindings with this
@@ -8,6 +9,40 @@ import { z } from "zod";
 const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const percent = (fallback: number) => z.coerce.number().min(0).max(100).default(fallback);
 const optionalUrl = z.preprocess((v) => (v === "" ? undefined : v), z.string().url().optional());
+
+/** A subscriber queue: its producer binding (wrangler.toml) and the event types it gets ("*": all). */
+const eventSubscriber = z
+  .object({
+    binding: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]*$/, "must be a binding name (A-Z, 0-9, _)")
+      .refine((b) => b !== "EVENTS", "EVENTS is the mirror's own queue"),
+    types: z
+      .array(
+        z.string().refine((t) => t === "*" || Object.hasOwn(eventDataSchemas, t), 'must be an event type name or "*"'),
+      )
+      .min(1),
+  })
+  .strict();
+export type EventSubscriber = z.infer<typeof eventSubscriber>;
+
+/** EVENT_SUBSCRIBERS: a JSON list of subscribers, each binding once. */
+const eventSubscribers = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    if (v.trim() === "") return [];
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  },
+  z
+    .array(eventSubscriber)
+    .max(20)
+    .refine((list) => new Set(list.map((s) => s.binding)).size === list.length, "each binding at most once")
+    .default([]),
+);
 
 export const configSchema = z
   .object({
@@ -69,7 +104,7 @@ export const configSchema = z
     TOKEN_RETENTION_DAYS: z.coerce.number().int().min(0).default(30),
     /** How long an isolate serves experiment definitions from memory before reloading them. */
     EXPERIMENT_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
-    /** Exposes /api/v1/_bench/ping (a bare Durable Object round trip) for `npm run bench`. */
+    /** Exposes /api/v1/_bench/ping (a bare Durable Object round trip) and /_bench/outbox for `npm run bench`. */
     BENCH_ROUTES: z
       .enum(["true", "false"])
       .default("false")
@@ -152,6 +187,11 @@ export const configSchema = z
     WEBHOOK_MAX_PER_USER: z.coerce.number().int().min(1).max(100).default(10),
     /** Delivered and failed deliveries are deleted this long after their last change. */
     WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+    // ---- event subscribers and the event log ----
+    /** Subscriber queues the outbox also delivers to: `[{"binding":"EVENTS_ANALYTICS","types":["*"]}]`. */
+    EVENT_SUBSCRIBERS: eventSubscribers,
+    /** Days the event log (`event_log`) keeps an applied event for reads and replays. */
+    EVENT_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   })
   .superRefine((c, ctx) => {
     if (c.WATCHED_PERCENT > c.RESUME_MAX_PERCENT) {
@@ -190,6 +230,12 @@ export function parseConfig(source: Record<string, unknown>): Config {
   }
   return result.data;
 }
+
+/** The subscriber queues of the local stack and the tests (their producers are in wrangler.toml). */
+export const LOCAL_EVENT_SUBSCRIBERS = JSON.stringify([
+  { binding: "EVENTS_ANALYTICS", types: ["*"] },
+  { binding: "EVENTS_SCROBBLER", types: ["progress-changed", "play-completed", "watchlist-changed"] },
+] satisfies EventSubscriber[]);
 
 /** The secret the local stack, the token script and the tests share. Never used in production. */
 export const LOCAL_DEV_JWT_SECRET = "local-development-secret-not-for-production-use";

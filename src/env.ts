@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { type Config, parseConfig } from "./config";
 import type { EventEnvelope } from "./contracts/events";
+import type { DeliveryMonitor } from "./durable/delivery-monitor";
 import type { DeviceAuthorization } from "./durable/device-authorization";
 import type { RateLimiter } from "./durable/rate-limiter";
 import type { SearchPublisher } from "./durable/search-publisher";
@@ -15,6 +16,8 @@ export interface Env {
   SEARCH_PUBLISHER: DurableObjectNamespace<SearchPublisher>;
   /** TV sign-ins by code (RFC 8628), one object per user code. */
   DEVICE_AUTH: DurableObjectNamespace<DeviceAuthorization>;
+  /** The service-wide view of event delivery per target (one object, "events"). */
+  DELIVERY_MONITOR: DurableObjectNamespace<DeliveryMonitor>;
   EVENTS: Queue<EventEnvelope>;
   SEARCH_KV: KVNamespace;
   ASSETS: Fetcher;

@@ -4,6 +4,7 @@ import { consumeBatch } from "./events/consumer";
 import { runWebhookRetries } from "./events/webhooks";
 import { runScheduledJobs, WEBHOOK_CRON } from "./scheduled";
 
+export { DeliveryMonitor } from "./durable/delivery-monitor";
 export { DeviceAuthorization } from "./durable/device-authorization";
 export { RateLimiter } from "./durable/rate-limiter";
 export { SearchPublisher } from "./durable/search-publisher";

@@ -1,6 +1,8 @@
 import { cleanupTokens } from "./accounts/cleanup";
 import { rebuildFacts } from "./catalog/facts-store";
 import type { Config } from "./config";
+import { withDatabase } from "./db/client";
+import { deleteExpiredEvents } from "./db/event-log";
 import type { Env } from "./env";
 import { purgeSyncMirror } from "./events/sync-mirror";
 import { rebuildModel } from "./recommendations/model-store";
@@ -23,6 +25,11 @@ export async function runScheduledJobs(config: Config, env: Env, now = new Date(
       },
     ],
     ["sync mirror purge", async () => `${await purgeSyncMirror(config, now)} removed watchlist tags`],
+    [
+      "event log retention",
+      async () =>
+        `${await withDatabase(config, (db) => deleteExpiredEvents(db, config.EVENT_LOG_RETENTION_DAYS, now))} events older than ${config.EVENT_LOG_RETENTION_DAYS} days`,
+    ],
     [
       // For catalog changes made outside the admin import (a seed, SQL).
       "catalog facts",

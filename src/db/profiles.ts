@@ -3,6 +3,7 @@ import { and, asc, desc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Queryable } from "./client";
 import {
   erasedUsers,
+  eventLog,
   experimentAssignments,
   historyClears,
   devices as mirroredDevices,
@@ -181,6 +182,8 @@ export async function eraseUserRows(db: Queryable, userId: string): Promise<numb
     userAdapters,
     profileJobs,
     experimentAssignments,
+    // The retained event log forgets the profile too: a consumer catching up sees its `profile-deleted` only.
+    eventLog,
   ]) {
     const result = await db.delete(table).where(eq(table.userId, userId));
     removed += (result as { rowCount?: number | null }).rowCount ?? 0;

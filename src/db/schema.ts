@@ -69,6 +69,30 @@ export const deadLetters = pgTable(
   (t) => [uniqueIndex("dead_letters_message").on(t.queue, t.messageId)],
 );
 
+/**
+ * Every event the consumer applied, in commit order (`seq`), kept EVENT_LOG_RETENTION_DAYS for
+ * consumers that catch up or replay. Appended at the end of the consumer's transaction under a
+ * transaction advisory lock, so a `seq` never becomes visible after a greater one.
+ */
+export const eventLog = pgTable(
+  "event_log",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    userId: text("user_id").notNull(),
+    hlc: text("hlc").notNull(),
+    envelope: jsonb("envelope").notNull(),
+    loggedAt: timestamp("logged_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("event_log_event").on(t.eventId),
+    index("event_log_logged_at").on(t.loggedAt),
+    index("event_log_type").on(t.type, t.seq),
+    index("event_log_user").on(t.userId, t.seq),
+  ],
+);
+
 /** The catalog: movies, series and their episodes. */
 export const content = pgTable(
   "content",

@@ -54,6 +54,15 @@ export async function ownWebhook(db: Queryable, ownerId: string, id: string): Pr
   return row ?? null;
 }
 
+/** Any webhook by its id, as delivery needs it (an operator's replay); null when there is none. */
+export async function webhookTarget(db: Queryable, id: string): Promise<WebhookTarget | null> {
+  const [row] = await db
+    .select({ id: webhooks.id, ownerId: webhooks.ownerId, scope: webhooks.scope, events: webhooks.events })
+    .from(webhooks)
+    .where(eq(webhooks.id, id));
+  return row ?? null;
+}
+
 /** Deletes one of the owner's webhooks and its deliveries; false when it is not theirs. */
 export async function deleteWebhook(db: Queryable, ownerId: string, id: string): Promise<boolean> {
   const gone = await db
@@ -362,4 +371,26 @@ export async function webhookBacklogSummary(db: Queryable): Promise<WebhookBackl
     webhooks: registered?.n ?? 0,
     ...toBacklog(totals ?? { pending: 0, retrying: 0, failed: 0, oldestPendingAt: null }),
   };
+}
+
+/** The webhooks furthest behind (undelivered or failed deliveries), oldest undelivered first: an operator's view. */
+export async function webhooksBehind(
+  db: Queryable,
+  limit: number,
+): Promise<(WebhookBacklog & { id: string; events: string[]; users: number; lastError: string | null })[]> {
+  const rows = await db
+    .select({
+      id: webhooks.id,
+      events: webhooks.events,
+      users: sql<number>`count(distinct ${webhookDeliveries.userId})`.mapWith(Number),
+      lastError: sql<string | null>`max(${webhookDeliveries.lastError})`,
+      ...backlogColumns,
+    })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+    .where(ne(webhookDeliveries.status, "delivered"))
+    .groupBy(webhooks.id)
+    .orderBy(sql`min(${webhookDeliveries.queuedAt})`)
+    .limit(limit);
+  return rows.map((r) => ({ id: r.id, events: r.events, users: r.users, lastError: r.lastError, ...toBacklog(r) }));
 }

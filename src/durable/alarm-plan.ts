@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import type { EventEnvelope } from "../contracts/events";
 import type { SocketHub } from "./socket-hub";
 import type { UserStores } from "./stores";
+import type { TargetBacklog } from "./stores/outbox";
 import type { WritePipeline } from "./write-pipeline";
 
 /** Everything the object's one alarm wakes it for. */
@@ -22,8 +23,10 @@ export class AlarmPlan {
       stores: UserStores;
       hub: SocketHub;
       config: Config;
-      /** Read at every drain: the binding, not a copy of it. */
-      queue: () => Queue<EventEnvelope>;
+      /** A target's queue, read at every drain: the binding, not a copy of it. */
+      queue: (target: string) => Queue<EventEnvelope> | undefined;
+      /** Tells the service-wide delivery monitor about targets behind (best effort). */
+      report?: (backlogs: TargetBacklog[]) => Promise<void>;
     },
   ) {
     const { stores, hub, config } = deps;
@@ -67,9 +70,24 @@ export class AlarmPlan {
       pipeline.pushAfter(before, null);
     }
     const due = this.deadlines.outbox(now);
-    if (due !== null && due <= now) {
-      await stores.outbox.drain(this.deps.queue(), now, config.OUTBOX_MAX_BACKOFF_SECONDS);
-    }
+    const drained = due !== null && due <= now;
+    if (drained) await stores.outbox.drain(this.deps.queue, now, config.OUTBOX_MAX_BACKOFF_SECONDS);
     await this.schedule();
+    // After the next alarm is set: the monitor's answer never delays or loses it.
+    if (drained) await this.#report();
+  }
+
+  /** Figures of the targets behind go to the monitor; its outage never fails the alarm. */
+  async #report(): Promise<void> {
+    const { stores, report } = this.deps;
+    if (!report || !stores.userId) return;
+    const backlogs = stores.outbox.backlogToReport();
+    if (backlogs.length === 0) return;
+    try {
+      await report(backlogs);
+      stores.outbox.markReported(backlogs);
+    } catch (error) {
+      console.error(`delivery monitor: ${String(error)}`);
+    }
   }
 }

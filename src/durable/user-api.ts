@@ -444,6 +444,7 @@ export async function objectStatus({ storage, stores, hub, alarms }: UserParts) 
   return {
     outbox: stores.outbox.size,
     outbox_bytes: stores.outbox.bytes,
+    targets: stores.outbox.backlog(),
     alarm: await storage.getAlarm(),
     deadlines: alarms.next(),
     storage_version: appliedVersion(storage.sql),

@@ -1,11 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Config } from "../config";
+import type { EventEnvelope } from "../contracts/events";
 import { isStorageUnavailable, profileDeleted, type Refusal, storageUnavailableProblem } from "../contracts/outcomes";
 import { problemResponse } from "../contracts/problems";
 import { VERIFIED_USER_HEADER } from "../contracts/sync-socket";
 import type { BucketRule } from "../domain/token-bucket";
 import { configOf, type Env } from "../env";
+import { deliveryMonitor } from "../events/delivery";
 import { AlarmPlan } from "./alarm-plan";
+import { benchOutbox } from "./bench-outbox";
 import { MigratedStorage } from "./migrate";
 import { userStateMigrations } from "./migrations/user-state";
 import { ReadBudget } from "./read-budget";
@@ -108,6 +111,14 @@ export class UserState extends DurableObject<Env> {
     return pipeline.write((now) => stores.reemitAll(now), { cost: 0 });
   }
 
+  /** `npm run bench -- events` (BENCH_ROUTES): events through the outbox to the mirror alone or every target. */
+  async benchOutbox(opts: { events: number; fanout: boolean }) {
+    if (!this.#config.BENCH_ROUTES) throw new Error("BENCH_ROUTES is off");
+    const { stores } = this.#userParts();
+    const queueOf = (target: string) => this.env[target] as Queue<EventEnvelope> | undefined;
+    return benchOutbox(this.ctx.storage.sql, stores.userId, this.#config, queueOf, opts);
+  }
+
   /** Outbox depth, alarm, storage and sync figures, for health checks and tests. */
   async status() {
     return objectStatus(this.#ready());
@@ -192,7 +203,14 @@ export class UserState extends DurableObject<Env> {
     const config = this.#config;
     const stores = new UserStores(sql, userId, config);
     const hub = new SocketHub(this.ctx);
-    const alarms = new AlarmPlan({ storage, stores, hub, config, queue: () => this.env.EVENTS });
+    const alarms = new AlarmPlan({
+      storage,
+      stores,
+      hub,
+      config,
+      queue: (target) => this.env[target] as Queue<EventEnvelope> | undefined,
+      report: (backlogs) => deliveryMonitor(this.env).report(userId, backlogs),
+    });
     const pipeline = new WritePipeline({ storage, stores, hub, alarms, config });
     const catalog = catalogFacts(this.env, config, stores, pipeline);
     return { storage, reads: new ReadBudget(), stores, hub, alarms, pipeline, config, catalog };

@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import { type Decoded, decodeEvent, type TypedEnvelope } from "../contracts/events";
 import { inTransaction, type Queryable, withDatabase } from "../db/client";
 import { type DeadLetterRecord, insertDeadLetters } from "../db/dead-letters";
+import { appendEventLog } from "../db/event-log";
 import { upsertAssignments } from "../db/experiments";
 import { clearHistory, upsertProgress } from "../db/history";
 import { erasedAmong, eraseUserRows } from "../db/profiles";
@@ -21,6 +22,8 @@ export interface ConsumerReport {
   viewingRows?: number;
   /** Webhook deliveries queued (one per matching webhook and event). */
   webhookDeliveries?: number;
+  /** Events added to the event log (a redelivered one is there already). */
+  logged?: number;
 }
 
 type Progress = TypedEnvelope<"progress-changed">;
@@ -31,6 +34,7 @@ type Exposed = TypedEnvelope<"experiment-exposure">;
  * Applies one batch of events to Postgres in one transaction. Progress is coalesced per
  * (user, content) to the greatest HLC, and every row write is guarded by the HLC in SQL, so a
  * redelivered or late batch changes nothing. Malformed messages are kept in `dead_letters`.
+ * Every applied event is appended to the event log in the same transaction.
  */
 export async function applyEventBatch(
   config: Config,
@@ -65,24 +69,13 @@ export async function applyEventBatch(
   }
 
   const erasing = new Set(events.filter((e) => e.type === "profile-deleted").map((e) => e.user_id));
-  const probe = new BatchWork();
-  for (const event of events) probe.note(event);
-  // Most events (session-created, position-updated) write nothing to the mirror: such a batch
-  // only looks for webhooks that hear it.
-  const quiet = probe.size === 0 && erasing.size === 0;
-  if (quiet) {
-    report.applied += events.length;
-    if (dead.length === 0 && events.length === 0) return report;
-  }
+  if (events.length === 0 && dead.length === 0) return report;
   await inTransaction(config, async (tx) => {
     if (dead.length > 0) {
       await insertDeadLetters(tx, dead);
       report.deadLettered = dead.length;
     }
-    if (quiet) {
-      report.webhookDeliveries = await queueWebhookDeliveries(tx, events);
-      return;
-    }
+    if (events.length === 0) return;
     // A deleted profile's events are dropped, whenever they arrive: nothing of it comes back.
     const erased = await erasedAmong(tx, [...new Set(events.map((e) => e.user_id))]);
     const batch = new BatchWork();
@@ -99,11 +92,14 @@ export async function applyEventBatch(
       applied.push(event);
       batch.note(event);
     }
-    await batch.apply(tx, config, report);
+    if (batch.size > 0) await batch.apply(tx, config, report);
+    // Whatever this batch wrote for a deleted profile goes with the rest (its logged events too):
+    // of a deleted profile, only `profile-deleted` is delivered and logged from here on.
+    for (const userId of erasing) await eraseUserRows(tx, userId);
     // In the same transaction: a committed batch has queued its webhook deliveries, once each.
     report.webhookDeliveries = await queueWebhookDeliveries(tx, applied);
-    // Last: whatever this batch wrote for a deleted profile goes with the rest.
-    for (const userId of erasing) await eraseUserRows(tx, userId);
+    // The log last of all: its lock is held only from here to the commit.
+    report.logged = await appendEventLog(tx, applied);
   });
   return report;
 }

@@ -1,6 +1,12 @@
+import type { Config } from "../config";
 import { decodeEvent, type EventEnvelope } from "../contracts/events";
 import type { Queryable } from "../db/client";
+import { withDatabase } from "../db/client";
 import { markReplayed, pendingDeadLetters } from "../db/dead-letters";
+import { readEventLog } from "../db/event-log";
+import { replayToWebhook, webhooksFor, webhookTarget } from "../db/webhooks";
+import type { Env } from "../env";
+import { deliverDueWebhooks, webhookHears } from "./webhooks";
 
 /** Queues limits per sendBatch: 100 messages and 256 KB. Stay below both. */
 const MAX_BATCH_MESSAGES = 100;
@@ -76,4 +82,115 @@ export function queueBatches<T extends { bytes: number }>(items: readonly T[]): 
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/** Where an event log replay sends: a subscriber queue or a webhook. */
+export interface ReplayTarget {
+  name: string;
+  /** Event types the target takes ("*": every type); others in the range are passed over. */
+  types: readonly string[];
+  /** Sends the events; answers how many the target took (a webhook takes only its audience's). */
+  send(events: readonly EventEnvelope[]): Promise<number>;
+}
+
+/** A subscriber queue of EVENT_SUBSCRIBERS by its binding name, or null. */
+export function subscriberReplayTarget(env: Env, config: Config, name: string): ReplayTarget | null {
+  const subscriber = config.EVENT_SUBSCRIBERS.find((s) => s.binding === name);
+  const queue = subscriber ? (env[subscriber.binding] as Queue<EventEnvelope> | undefined) : undefined;
+  if (!subscriber || !queue) return null;
+  return {
+    name,
+    types: subscriber.types,
+    send: async (events) => {
+      await queue.sendBatch(events.map((body) => ({ body, contentType: "json" })));
+      return events.length;
+    },
+  };
+}
+
+/**
+ * A webhook by its id, as a replay target: the events of the range its types and its audience
+ * take (a user's webhook never hears another user's events, replayed or not) are queued again as
+ * pending deliveries, then tried at once; the per-minute cron retries what fails.
+ */
+export async function webhookReplayTarget(_env: Env, config: Config, id: string): Promise<ReplayTarget | null> {
+  const webhook = await withDatabase(config, (db) => webhookTarget(db, id));
+  if (!webhook) return null;
+  return {
+    name: id,
+    types: webhook.events,
+    send: async (events) => {
+      const queued = await withDatabase(config, async (db) => {
+        const { accountOf } = await webhooksFor(db, [...new Set(events.map((e) => e.user_id))]);
+        const heard = events.filter((event) => webhookHears(webhook, event, accountOf));
+        await replayToWebhook(db, id, heard);
+        return heard.length;
+      });
+      if (queued > 0) await deliverDueWebhooks(config, { limit: queued + 50 });
+      return queued;
+    },
+  };
+}
+
+/** A replay target by name: a subscriber binding first, then a webhook id; null when neither. */
+export async function resolveReplayTarget(env: Env, config: Config, name: string): Promise<ReplayTarget | null> {
+  return subscriberReplayTarget(env, config, name) ?? (await webhookReplayTarget(env, config, name));
+}
+
+export interface LogReplayReport {
+  target: string;
+  /** Events sent to the target. */
+  sent: number;
+  /** Events of the range the target's types do not include. */
+  passed_over: number;
+  /** The last log position examined; null when the range held nothing. */
+  last_seq: number | null;
+  /** More of the range remains past `last_seq` (the call's limit was reached). */
+  more: boolean;
+}
+
+const REPLAY_PAGE = 500;
+
+/**
+ * Sends the logged events in (after, until] to a target again, in log order, within the queue's
+ * batch limits; at most `limit` events are examined per call. Consumers are idempotent by
+ * `event_id` and keep the greatest `hlc` per key, so a replay is safe at any time.
+ */
+export async function replayEventLog(
+  db: Queryable,
+  target: ReplayTarget,
+  opts: { after: number; until: number | null; userId?: string | null; limit: number },
+): Promise<LogReplayReport> {
+  const every = target.types.includes("*");
+  const report: LogReplayReport = { target: target.name, sent: 0, passed_over: 0, last_seq: null, more: false };
+  let after = opts.after;
+  let examined = 0;
+  while (examined < opts.limit) {
+    const page = await readEventLog(db, {
+      after,
+      until: opts.until,
+      userId: opts.userId ?? null,
+      limit: Math.min(REPLAY_PAGE, opts.limit - examined),
+    });
+    if (page.length === 0) break;
+    examined += page.length;
+    const wanted = page.filter((e) => every || target.types.includes(e.envelope.type));
+    report.passed_over += page.length - wanted.length;
+    const sized = wanted.map((e) => ({
+      event: e.envelope,
+      bytes: new TextEncoder().encode(JSON.stringify(e.envelope)).length,
+    }));
+    for (const batch of queueBatches(sized)) {
+      const taken = await target.send(batch.map((b) => b.event));
+      report.sent += taken;
+      report.passed_over += batch.length - taken;
+    }
+    after = (page[page.length - 1] as { seq: number }).seq;
+    report.last_seq = after;
+  }
+  if (examined >= opts.limit && report.last_seq !== null) {
+    report.more =
+      (await readEventLog(db, { after, until: opts.until, userId: opts.userId ?? null, limit: 1 })).length > 0;
+  }
+  return report;
 }

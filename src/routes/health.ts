@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { ping, withDatabase } from "../db/client";
 import { webhookBacklogSummary } from "../db/webhooks";
 import { configOf } from "../env";
+import { deliverySummary } from "../events/delivery";
 import { router } from "./router";
 
 const check = z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() });
@@ -14,11 +15,21 @@ const webhookSummary = z
     lag_seconds: z.number().nullable().openapi({ description: "age of the oldest undelivered delivery" }),
   })
   .openapi("WebhookHealth");
+const delivery = z.object({
+  target: z.string(),
+  kind: z.enum(["mirror", "queue", "webhook"]),
+  pending: z.number().int(),
+  lag_seconds: z.number().int(),
+  failures: z.number().int(),
+});
 const healthSchema = z
   .object({
     status: z.enum(["ok", "degraded"]),
     checks: z.record(z.string(), check),
     webhooks: webhookSummary.optional().openapi({ description: "absent when Postgres did not answer in time" }),
+    deliveries: z.array(delivery).optional().openapi({
+      description: "per event delivery target: events not delivered yet, the oldest's age, refused sends",
+    }),
   })
   .openapi("Health");
 
@@ -80,16 +91,28 @@ export const healthRoutes = router().openapi(
   }),
   async (c) => {
     const config = configOf(c.env);
-    const [postgres, durableObjects, kv, webhooks] = await Promise.all([
+    let deliveries: z.infer<typeof delivery>[] | undefined;
+    const [postgres, durableObjects, kv, webhooks, monitor] = await Promise.all([
       timed(() => withDatabase(config, ping)),
       timed(() => c.env.USER_STATE.get(c.env.USER_STATE.idFromName("__health__")).status()),
       timed(() => c.env.SEARCH_KV.get("__health__")),
       webhookHealth(config),
+      // One object's summary: the users' objects report only targets that refuse them.
+      timed(async () => {
+        deliveries = (await deliverySummary(c.env, config)).map(({ target, kind, pending, lag_seconds, failures }) => ({
+          target,
+          kind,
+          pending,
+          lag_seconds,
+          failures,
+        }));
+      }),
     ]);
-    const checks = { postgres, durable_objects: durableObjects, kv };
+    const checks = { postgres, durable_objects: durableObjects, kv, delivery_monitor: monitor };
     const ok = Object.values(checks).every((x) => x.ok);
+    const status = ok ? ("ok" as const) : ("degraded" as const);
     return c.json(
-      { status: ok ? ("ok" as const) : ("degraded" as const), checks, ...(webhooks ? { webhooks } : {}) },
+      { status, checks, ...(webhooks ? { webhooks } : {}), ...(deliveries ? { deliveries } : {}) },
       ok ? 200 : 503,
     );
   },

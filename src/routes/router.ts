@@ -199,6 +199,11 @@ const OUTAGES = {
   personalization: { slug: "unavailable", detail: "personalization is unavailable right now; retry shortly", retry: 5 },
   "dead-letters": { slug: "database-unavailable", detail: "the database is unreachable; try again later", retry: 30 },
   webhooks: { slug: "webhooks-unavailable", detail: "webhooks are unavailable right now; retry shortly", retry: 5 },
+  "event-log": {
+    slug: "unavailable",
+    detail: "the event log or the target is unreachable; try again later",
+    retry: 30,
+  },
 } as const;
 
 export type PostgresArea = keyof typeof OUTAGES;

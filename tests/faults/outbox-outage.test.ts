@@ -67,7 +67,7 @@ describe("the outbox after a long queue outage", () => {
       for (let attempt = 0; attempt < 8; attempt++) {
         // As if the backoff had elapsed: hours of outage in a few alarm runs.
         await runInDurableObject(stub, (_instance, state) => {
-          state.storage.sql.exec("UPDATE outbox_state SET next_at = 0");
+          state.storage.sql.exec("UPDATE outbox_targets SET next_at = 0");
           return state.storage.setAlarm(Date.now());
         });
         await runDurableObjectAlarm(stub);
@@ -75,7 +75,9 @@ describe("the outbox after a long queue outage", () => {
       expect(recorders[i]?.refused).toBeGreaterThanOrEqual(8);
       const backoff = await runInDurableObject(stub, async (_instance, state) => ({
         alarm: await state.storage.getAlarm(),
-        attempts: state.storage.sql.exec<{ attempts: number }>("SELECT attempts FROM outbox_state").one().attempts,
+        attempts: state.storage.sql
+          .exec<{ attempts: number }>("SELECT attempts FROM outbox_targets WHERE target = 'EVENTS'")
+          .one().attempts,
       }));
       expect(backoff.attempts).toBeGreaterThanOrEqual(8);
       // Backoff is capped (OUTBOX_MAX_BACKOFF_SECONDS is 2 in tests).

@@ -26,6 +26,36 @@ describe("configuration", () => {
     expect(() => parseConfig({})).toThrow(/JWT_SECRET/);
     expect(parseConfig({ JWT_JWKS_URL: "https://id.example/.well-known/jwks.json" }).JWT_JWKS_URL).toContain("jwks");
   });
+  it("reads the subscriber queues of EVENT_SUBSCRIBERS, and none by default", () => {
+    expect(parseConfig({ JWT_SECRET: secret }).EVENT_SUBSCRIBERS).toEqual([]);
+    const subscribers = [
+      { binding: "EVENTS_ANALYTICS", types: ["*"] },
+      { binding: "EVENTS_SCROBBLER", types: ["progress-changed", "watchlist-changed"] },
+    ];
+    expect(
+      parseConfig({ JWT_SECRET: secret, EVENT_SUBSCRIBERS: JSON.stringify(subscribers) }).EVENT_SUBSCRIBERS,
+    ).toEqual(subscribers);
+    expect(parseConfig({ JWT_SECRET: secret }).EVENT_LOG_RETENTION_DAYS).toBe(7);
+  });
+  it("refuses a subscriber list that would lose or misroute events", () => {
+    for (const bad of [
+      "not json",
+      JSON.stringify({ binding: "EVENTS_X", types: ["*"] }),
+      JSON.stringify([{ binding: "EVENTS", types: ["*"] }]),
+      JSON.stringify([{ binding: "events-x", types: ["*"] }]),
+      JSON.stringify([{ binding: "EVENTS_X", types: ["progress-changd"] }]),
+      JSON.stringify([{ binding: "EVENTS_X", types: [] }]),
+      JSON.stringify([
+        { binding: "EVENTS_X", types: ["*"] },
+        { binding: "EVENTS_X", types: ["rating-changed"] },
+      ]),
+    ]) {
+      expect(() => parseConfig({ JWT_SECRET: secret, EVENT_SUBSCRIBERS: bad }), bad).toThrow(/EVENT_SUBSCRIBERS/);
+    }
+    expect(() => parseConfig({ JWT_SECRET: secret, EVENT_LOG_RETENTION_DAYS: "0" })).toThrow(
+      /EVENT_LOG_RETENTION_DAYS/,
+    );
+  });
   it("refuses a watched threshold above the resume ceiling", () => {
     expect(() => parseConfig({ JWT_SECRET: secret, WATCHED_PERCENT: "97" })).toThrow(/WATCHED_PERCENT/);
   });

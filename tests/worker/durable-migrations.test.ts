@@ -104,6 +104,13 @@ describe("Durable Object storage migrations", () => {
     expect(status.outbox).toBe(1);
     expect(status.outbox_bytes).toBe(new TextEncoder().encode(pendingBody).length);
     expect(status.outbox_bytes).toBeGreaterThan(pendingBody.length);
+    // Version 5: the mirror still has the pending event to send; the subscriber queues, new to
+    // this object, start after it.
+    expect(status.targets.map((t) => [t.target, t.pending])).toEqual([
+      ["EVENTS", 1],
+      ["EVENTS_ANALYTICS", 0],
+      ["EVENTS_SCROBBLER", 0],
+    ]);
 
     // Every row is there.
     const session = await api.get("/api/v1/sessions/s-old");

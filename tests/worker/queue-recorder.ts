@@ -9,14 +9,15 @@ export interface SentBatch {
 }
 
 /**
- * Puts a recorder between a user's Durable Object and the real EVENTS queue: every sendBatch is
- * recorded and forwarded, or refused while `down` (a queue outage as the outbox sees it).
+ * Puts a recorder between a user's Durable Object and a real queue (EVENTS, or a subscriber
+ * queue's binding): every sendBatch is recorded and forwarded, or refused while `down` (a queue
+ * outage as the outbox sees it).
  */
-export async function recordQueue(stub: DurableObjectStub<UserState>) {
+export async function recordQueue(stub: DurableObjectStub<UserState>, binding = "EVENTS") {
   const recorder = { sent: [] as SentBatch[], refused: 0, down: false, errors: [] as string[] };
   await runInDurableObject(stub, (instance) => {
-    const target = instance as unknown as { env: { EVENTS: Queue<EventEnvelope> } };
-    const real = target.env.EVENTS;
+    const target = instance as unknown as { env: Record<string, Queue<EventEnvelope>> };
+    const real = target.env[binding] as Queue<EventEnvelope>;
     const wrapped: Queue<EventEnvelope> = {
       send: (body, options) => wrapped.sendBatch([{ body, ...options }]),
       async sendBatch(messages, options) {
@@ -37,7 +38,7 @@ export async function recordQueue(stub: DurableObjectStub<UserState>) {
       },
       metrics: () => real.metrics(),
     } as Queue<EventEnvelope>;
-    target.env = { ...target.env, EVENTS: wrapped };
+    target.env = { ...target.env, [binding]: wrapped };
   });
   return recorder;
 }

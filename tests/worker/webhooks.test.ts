@@ -1,13 +1,15 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { and, eq, gt, max } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, inject, it } from "vitest";
 import { app } from "../../src/app";
 import { LOCAL_DEV_JWT_SECRET, parseConfig } from "../../src/config";
 import { type EventEnvelope, makeEvent } from "../../src/contracts/events";
-import { profiles } from "../../src/db/schema";
+import { eventLog, profiles } from "../../src/db/schema";
 import { replayToWebhook } from "../../src/db/webhooks";
+import { encodeCursor } from "../../src/domain/cursor";
 import { encodeHlc } from "../../src/domain/hlc";
 import { applyEventBatch } from "../../src/events/consumer";
 import { deliverDueWebhooks, sendDelivery } from "../../src/events/webhooks";
@@ -145,6 +147,15 @@ describe("webhook deliveries", () => {
     );
     expect(retrying[0]).toMatchObject({ type: "progress-changed", last_status_code: 500 });
     if (retrying[0]?.status === "retrying") expect(retrying[0].last_error).toContain("500");
+    // The operator's view lists it among the targets behind, with its backlog.
+    const admin = client(await tokenFor(`admin-${crypto.randomUUID()}`, { role: "admin" }));
+    const targets = (await admin.get("/api/v1/admin/subscribers")).json.items as { target: string }[];
+    expect(targets.find((t) => t.target === created.id)).toMatchObject({
+      kind: "webhook",
+      types: ["progress-changed"],
+      users_behind: 1,
+      pending: 1,
+    });
 
     // The cron retries with backoff (1 s, then 2 s here) until the endpoint takes it.
     const done = await eventually(
@@ -261,6 +272,42 @@ describe("webhook deliveries", () => {
     await eventually(hook.received, (r) => [one.id, two.id].every((id) => bodies(r).some((e) => e.user_id === id)));
     // Removed, so it does not keep hearing the other tests' users.
     expect((await admin.delete(`/api/v1/webhooks/${created.id}`)).status).toBe(204);
+  });
+
+  it("an admin's replay of a log range reaches a user's webhook with that user's events only", async () => {
+    const admin = client(await tokenFor(`admin-${crypto.randomUUID()}`, { role: "admin" }));
+    const [tail] = await db((d) => d.select({ seq: max(eventLog.seq) }).from(eventLog));
+    const after = encodeCursor({ s: tail?.seq ?? 0 });
+    const alice = await newUser("replay-alice");
+    const bob = await newUser("replay-bob");
+    await markWatched(alice.api);
+    await markWatched(bob.api);
+    const logged = (userId: string) =>
+      db((d) =>
+        d
+          .select({ eventId: eventLog.eventId })
+          .from(eventLog)
+          .where(and(eq(eventLog.userId, userId), gt(eventLog.seq, tail?.seq ?? 0))),
+      );
+    const alicesEvents = await eventually(
+      () => logged(alice.id),
+      (rows) => rows.length >= 2,
+    );
+    await eventually(
+      () => logged(bob.id),
+      (rows) => rows.length >= 2,
+    );
+    // Registered after the events were applied: it heard none of them live.
+    const hook = endpoint();
+    const created = await register(alice.api, { url: hook.url, events: ["*"] });
+    const replay = await admin.post("/api/v1/admin/events/replay", { target: created.id, after });
+    expect(replay.status, replay.text).toBe(200);
+    expect(replay.json.sent).toBe(alicesEvents.length);
+    const received = await eventually(hook.received, (r) => r.length >= alicesEvents.length);
+    expect(bodies(received).every((e) => e.user_id === alice.id)).toBe(true);
+    expect(new Set(bodies(received).map((e) => e.event_id))).toEqual(new Set(alicesEvents.map((e) => e.eventId)));
+    // An unknown webhook id is an unknown target.
+    expect((await admin.post("/api/v1/admin/events/replay", { target: "wh_doesnotexist", after })).status).toBe(404);
   });
 
   it("counts a redirect (not followed) and a timeout as failed attempts", async () => {

@@ -7414,6 +7414,319 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event log in commit order (admin)
+         * @description Every event the service's consumer applied, kept EVENT_LOG_RETENTION_DAYS, oldest first. Read from no cursor to start at the oldest kept, then pass `next_cursor` as `after`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description continue after this cursor (next_cursor); absent: from the oldest kept */
+                    after?: string;
+                    /** @description an event type name */
+                    type?: string;
+                    user_id?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of the log */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EventLogPage"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not an admin: the route needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a range of the event log to a target again (admin)
+         * @description The logged events in (`after`, `until`] of the target's types, in log order. The target is a subscriber queue's binding or a webhook id; a webhook is sent only the events its owner may hear, as new deliveries. Safe to repeat: consumers are idempotent by `event_id`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["EventReplay"];
+                };
+            };
+            responses: {
+                /** @description What was sent */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EventReplayReport"];
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not an admin: the route needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown target */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than the limit (256 KB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description `until` is before `after` */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/subscribers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Event delivery per target (admin)
+         * @description The mirror's queue and every subscriber queue: their types, and from the users' objects, how many events are not delivered yet, the oldest's age and the refused sends. Then the webhooks behind (at most 100, oldest undelivered first): their undelivered deliveries, the oldest's age, the failed ones and the last error.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Every target */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["DeliveryTarget"][];
+                        };
+                    };
+                };
+                /** @description Invalid input */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid access token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not an admin: the route needs the admin role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency is unreachable (the user's state, the token check or Postgres); retry after Retry-After */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before retrying */
+                        "retry-after": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -7429,6 +7742,15 @@ export interface components {
                 };
             };
             webhooks?: components["schemas"]["WebhookHealth"];
+            /** @description per event delivery target: events not delivered yet, the oldest's age, refused sends */
+            deliveries?: {
+                target: string;
+                /** @enum {string} */
+                kind: "mirror" | "queue" | "webhook";
+                pending: number;
+                lag_seconds: number;
+                failures: number;
+            }[];
         };
         /** @description absent when Postgres did not answer in time */
         WebhookHealth: {
@@ -8650,6 +8972,60 @@ export interface components {
             next_attempt_at: string | null;
             /** Format: date-time */
             delivered_at: string | null;
+        };
+        EventLogPage: {
+            items: components["schemas"]["EventEnvelope"][];
+            /** @description pass as `after` to read on (also to poll for newer events); null only when nothing was ever read */
+            next_cursor: string | null;
+        };
+        EventEnvelope: {
+            event_id: string;
+            type: string;
+            version: number;
+            user_id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            hlc: string;
+            /** @description per type: see /events/schema.json */
+            data?: unknown;
+        };
+        EventReplayReport: {
+            target: string;
+            /** @description events sent to the target */
+            sent: number;
+            /** @description events of the range outside the target's types */
+            passed_over: number;
+            /** @description the rest of the range continues after this; null when done */
+            next_cursor: string | null;
+        };
+        EventReplay: {
+            /** @description a subscriber binding (EVENT_SUBSCRIBERS) */
+            target: string;
+            /** @description replay after this cursor; absent: from the oldest kept */
+            after?: string;
+            /** @description up to and including this cursor; absent: to the newest */
+            until?: string;
+            /** @description only this user's events */
+            user_id?: string;
+            /**
+             * @description examine at most this many logged events; `next_cursor` continues
+             * @default 10000
+             */
+            limit: number;
+        };
+        DeliveryTarget: {
+            target: string;
+            /** @enum {string} */
+            kind: "mirror" | "queue" | "webhook";
+            types: string[];
+            users_behind: number;
+            /** @description events written and not yet delivered to the target */
+            pending: number;
+            /** @description age of the oldest event not yet delivered */
+            lag_seconds: number;
+            /** @description refused sends reported by the users' objects */
+            failures: number;
+            last_error: string | null;
         };
     };
     responses: {

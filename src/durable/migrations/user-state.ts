@@ -198,9 +198,35 @@ function viewingRecord(sql: SqlStorage): void {
   );
 }
 
+/**
+ * The outbox delivers to several targets (the mirror's queue and each subscriber queue): each
+ * has its own cursor, attempts and backoff, so one refusing holds back no other; a row goes once
+ * every target has passed it. Rows keep their type so a target's filter needs no JSON parsing.
+ * The mirror (`EVENTS`) starts where the outbox stood, with its backoff as it was.
+ */
+function outboxTargets(sql: SqlStorage): void {
+  sql.exec("ALTER TABLE outbox ADD COLUMN type TEXT NOT NULL DEFAULT ''");
+  sql.exec("UPDATE outbox SET type = coalesce(json_extract(body, '$.type'), '')");
+  sql.exec(`CREATE TABLE outbox_targets (
+      target TEXT PRIMARY KEY,
+      cursor INTEGER NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_at INTEGER NOT NULL DEFAULT 0,
+      failures INTEGER NOT NULL DEFAULT 0,
+      last_error TEXT,
+      reported INTEGER NOT NULL DEFAULT 0
+    )`);
+  sql.exec(
+    `INSERT INTO outbox_targets (target, cursor, attempts, next_at)
+     SELECT 'EVENTS', 0, attempts, next_at FROM outbox_state`,
+  );
+  sql.exec("DROP TABLE outbox_state");
+}
+
 export const userStateMigrations: readonly Migration[] = [
   { version: 1, name: "initial schema", up: initialSchema },
   { version: 2, name: "outbox row byte size", up: outboxByteSize },
   { version: 3, name: "device tombstones", up: deviceTombstones },
   { version: 4, name: "viewing record: series, plays, ratings, hidden items", up: viewingRecord },
+  { version: 5, name: "outbox delivery targets", up: outboxTargets },
 ];

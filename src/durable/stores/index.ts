@@ -16,7 +16,7 @@ import { Devices } from "./devices";
 import { ExposureStore } from "./exposures";
 import { HiddenStore } from "./hidden";
 import { Meta, ServerClock } from "./meta";
-import { Outbox } from "./outbox";
+import { MIRROR_TARGET, Outbox, type OutboxTarget } from "./outbox";
 import { PlaybackStore } from "./playback";
 import { PlayStore } from "./plays";
 import { ProfileStatus } from "./profile";
@@ -24,6 +24,14 @@ import { RatingStore } from "./ratings";
 import { RevokedFamilies } from "./revocations";
 import { SeriesWatch } from "./series-watch";
 import { Watchlist } from "./watchlist";
+
+/** The mirror's queue, then every subscriber queue of the configuration. */
+export function outboxTargets(config: Config): OutboxTarget[] {
+  return [
+    { name: MIRROR_TARGET, types: ["*"] },
+    ...config.EVENT_SUBSCRIBERS.map((s) => ({ name: s.binding, types: s.types })),
+  ];
+}
 
 export class UserStores {
   readonly meta: Meta;
@@ -52,7 +60,7 @@ export class UserStores {
   ) {
     this.meta = new Meta(sql);
     this.clock = new ServerClock(this.meta, SERVER_NODE, config.SYNC_MAX_CLOCK_DRIFT_SECONDS * 1000);
-    this.outbox = new Outbox(sql, config.OUTBOX_LINGER_MS);
+    this.outbox = new Outbox(sql, config.OUTBOX_LINGER_MS, outboxTargets(config));
     this.changes = new ChangeLog(sql);
     const context: StoreContext = { userId, outbox: this.outbox, changes: this.changes, clock: this.clock };
     const facts = () => this.#facts;
