@@ -6,6 +6,7 @@ import type { DeviceAuthorization } from "./durable/device-authorization";
 import type { RateLimiter } from "./durable/rate-limiter";
 import type { SearchPublisher } from "./durable/search-publisher";
 import type { UserState } from "./durable/user-state";
+import type { WebhookDispatcher } from "./durable/webhook-dispatcher";
 
 /** The Worker's bindings: what wrangler.toml declares plus the variables of `configSchema`. */
 export interface Env {
@@ -18,6 +19,7 @@ export interface Env {
   DEVICE_AUTH: DurableObjectNamespace<DeviceAuthorization>;
   /** The service-wide view of event delivery per target (one object, "events"). */
   DELIVERY_MONITOR: DurableObjectNamespace<DeliveryMonitor>;
+  WEBHOOK_DISPATCHER: DurableObjectNamespace<WebhookDispatcher>;
   EVENTS: Queue<EventEnvelope>;
   SEARCH_KV: KVNamespace;
   ASSETS: Fetcher;

@@ -1,4 +1,5 @@
 import { app } from "./app";
+import { webhookDispatcher } from "./durable/webhook-dispatcher";
 import { configOf, type Env } from "./env";
 import { consumeBatch } from "./events/consumer";
 import { runWebhookRetries } from "./events/webhooks";
@@ -9,11 +10,15 @@ export { DeviceAuthorization } from "./durable/device-authorization";
 export { RateLimiter } from "./durable/rate-limiter";
 export { SearchPublisher } from "./durable/search-publisher";
 export { UserState } from "./durable/user-state";
+export { WebhookDispatcher } from "./durable/webhook-dispatcher";
 
 export default {
   fetch: app.fetch,
   async queue(batch, env, ctx) {
-    await consumeBatch(configOf(env), batch, (promise) => ctx.waitUntil(promise));
+    await consumeBatch(configOf(env), batch, {
+      waitUntil: (promise) => ctx.waitUntil(promise),
+      kickWebhooks: () => webhookDispatcher(env).kick(),
+    });
   },
   /**
    * The crons (wrangler.toml): every minute, webhook retries; hourly, the other jobs, each on its

@@ -272,8 +272,12 @@ async function isolateRefused(
 export async function consumeBatch(
   config: Config,
   batch: MessageBatch<unknown>,
-  /** Where to finish work after the batch is acknowledged (the invocation's waitUntil). */
-  waitUntil?: (promise: Promise<unknown>) => void,
+  after: {
+    /** Where to finish work after the batch is acknowledged (the invocation's waitUntil). */
+    waitUntil?: (promise: Promise<unknown>) => void;
+    /** Hands new webhook deliveries to their dispatcher (a Durable Object), off this batch's path. */
+    kickWebhooks?: () => Promise<void>;
+  } = {},
 ): Promise<void> {
   const dlq = batch.queue.endsWith("-dlq");
   const keepAllReason = dlq ? "delivery retries exhausted" : null;
@@ -288,13 +292,18 @@ export async function consumeBatch(
       console.error(`queue ${batch.queue}: ${refused} message(s) refused by Postgres kept in dead_letters`);
     }
     batch.ackAll();
-    // The first attempt right after the commit; what fails is retried by the per-minute cron.
+    // The first attempt right after the commit, by the dispatcher (a queue consumer's ack waits
+    // for its waitUntil work: partners' endpoints must not hold the next batch). What fails, or a
+    // lost kick, is retried by the per-minute cron.
     if (queuedDeliveries > 0) {
-      const first = deliverDueWebhooks(config, { limit: Math.min(500, queuedDeliveries + 50) }).catch((error) =>
-        console.error(`queue ${batch.queue}: webhook deliveries failed:`, String(error)),
+      const first = after.kickWebhooks
+        ? after.kickWebhooks()
+        : deliverDueWebhooks(config, { limit: Math.min(500, queuedDeliveries + 50) }).then(() => {});
+      const logged = first.catch((error) =>
+        console.error(`queue ${batch.queue}: webhook deliveries not started:`, String(error)),
       );
-      if (waitUntil) waitUntil(first);
-      else await first;
+      if (after.waitUntil) after.waitUntil(logged);
+      else await logged;
     }
   } catch (error) {
     const attempts = Math.max(1, ...batch.messages.map((m) => m.attempts));
