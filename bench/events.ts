@@ -9,13 +9,14 @@
  * 2. End to end, through the public API: users mark films watched (PUT /history/{id}/watched,
  *    two events each: progress-changed and play-completed, both of which every target takes)
  *    until the consumer has applied every event to Postgres (rows in `event_log`, read from the
- *    bench process), on two local stacks side by side: (A) the mirror alone (no subscribers, no
- *    webhook) and (B) the mirror, the two subscriber queues and one admin webhook (scope "all",
- *    every type) pointing at a recording server on 127.0.0.1, where a round ends when the mirror
- *    has every event AND the webhook server has received every one. The subscriber queues have
- *    no consumer under wrangler dev and a user's per-target cursors are not readable over HTTP, so
- *    their delivery is not observed from outside: the outbox sends to every target in the same
- *    alarm run, in order, before an event leaves it.
+ *    bench process), on three local stacks side by side: (A) the mirror alone (no subscribers,
+ *    no webhook), (C) the mirror and the two subscriber queues, and (B) those plus one admin
+ *    webhook (scope "all", every type) pointing at a recording server on 127.0.0.1, where a round
+ *    ends when the mirror has every event AND the webhook server has received every one. B
+ *    against A is the issue's target; C tells the subscribers' share from the webhook's. The
+ *    subscriber queues have no consumer under wrangler dev and a user's per-target cursors are
+ *    not readable over HTTP, so their delivery is not observed from outside: the outbox sends to
+ *    every target in the same alarm run, in order, before an event leaves it.
  *
  * Each table is measured in the same run, interleaved after a warm-up; ratios are taken per round.
  * The stacks use embedded PGlite; with BENCH_DATABASE_URL (a PostgreSQL server, e.g.
@@ -120,6 +121,7 @@ const E2E_POLL_MS = 25;
 const E2E_ROUND_TIMEOUT_MS = 60_000;
 
 interface Config {
+  /** What the table prints. */
   name: string;
   stack: Stack;
   db: pg.Client;
@@ -208,16 +210,30 @@ async function e2eRound(cfg: Config, films: string[], arrivals: Arrivals, label:
 
 const noFigures = () => ({ rates: [], roundMs: [], writeMs: [], mirrorMs: [], webhookMs: [] });
 
-async function measureEndToEnd(a: Stack, b: Stack, recorder: WebhookRecorder, postgres: string): Promise<void> {
+async function measureEndToEnd(
+  stacks: { mirror: Stack; subscribers: Stack; fanout: Stack },
+  recorder: WebhookRecorder,
+  postgres: string,
+): Promise<void> {
   const connect = async (stack: Stack) => {
     const db = new pg.Client({ connectionString: stack.databaseUrl });
     await db.connect();
     return db;
   };
+  const config = async (name: string, stack: Stack, webhook: boolean): Promise<Config> => ({
+    name,
+    stack,
+    db: await connect(stack),
+    webhook,
+    ...noFigures(),
+  });
+  // The floor first; the issue's fan-out last; between them the subscriber queues without the webhook, to tell the two costs apart.
   const configs: Config[] = [
-    { name: "mirror alone", stack: a, db: await connect(a), webhook: false, ...noFigures() },
-    { name: "mirror + 2 subscriber queues + 1 webhook", stack: b, db: await connect(b), webhook: true, ...noFigures() },
+    await config("A: mirror alone", stacks.mirror, false),
+    await config("C: mirror + 2 subscriber queues", stacks.subscribers, false),
+    await config("B: mirror + 2 subscriber queues + 1 webhook", stacks.fanout, true),
   ];
+  const b = stacks.fanout;
   const arrivals: Arrivals = { users: new Set(), ids: new Set(), lastAt: 0, acked: new Map(), latencies: [] };
   recorder.onDelivery = (_name, delivery) => {
     const event = JSON.parse(delivery.body) as {
@@ -263,15 +279,20 @@ async function measureEndToEnd(a: Stack, b: Stack, recorder: WebhookRecorder, po
       for (const cfg of configs) await e2eRound(cfg, films, arrivals, `w${i}`, false);
     }
     console.log(`end to end: warm-up done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    const ratios: number[] = [];
+    const ratios = configs.map(() => [] as number[]);
     for (let round = 0; round < E2E_ROUNDS; round++) {
-      const order = round % 2 === 0 ? configs : [...configs].reverse();
-      const ms: Record<string, number> = {};
-      for (const cfg of order) ms[cfg.name] = await e2eRound(cfg, films, arrivals, `r${round}`, true);
-      const [floor, fan] = configs.map((c) => ms[c.name] as number) as [number, number];
-      ratios.push(fan / floor);
+      const ms = configs.map(() => 0);
+      // The order rotates every round, so no configuration always follows the same one.
+      for (let k = 0; k < configs.length; k++) {
+        const i = (k + round) % configs.length;
+        ms[i] = await e2eRound(configs[i] as Config, films, arrivals, `r${round}`, true);
+      }
+      const floor = ms[0] as number;
+      for (const [i, m] of ms.entries()) ratios[i]?.push(m / floor);
       console.log(
-        `end to end: round ${round + 1}/${E2E_ROUNDS}: mirror alone ${(floor / 1000).toFixed(2)} s, fan-out ${(fan / 1000).toFixed(2)} s (${(fan / floor).toFixed(2)}×), ${perRound} events each`,
+        `end to end: round ${round + 1}/${E2E_ROUNDS} (${perRound} events each): ${configs
+          .map((c, i) => `${c.name.slice(0, 1)} ${((ms[i] as number) / 1000).toFixed(2)} s`)
+          .join(", ")}; B/A ${((ms[2] as number) / floor).toFixed(2)}×`,
       );
     }
     const median = (xs: number[]) =>
@@ -279,12 +300,13 @@ async function measureEndToEnd(a: Stack, b: Stack, recorder: WebhookRecorder, po
         [...xs].sort((x, y) => x - y),
         50,
       );
-    const spread = ratioSpread(ratios);
+    const spreads = ratios.map((r) => ratioSpread(r));
+    const spread = spreads[2] as ReturnType<typeof ratioSpread>;
     const latencies = [...arrivals.latencies].sort((x, y) => x - y);
     table(
-      `Events end to end: ${E2E_USERS} users at once × ${E2E_WRITES} films marked watched each (PUT /history/{id}/watched, ${EVENTS_PER_WRITE} events per write: ${perRound} per round) until every event is in Postgres (event_log, polled every ${E2E_POLL_MS} ms) and, in B, at the webhook server; ${E2E_ROUNDS} rounds per stack after ${E2E_WARMUP} of warm-up, alternating order; two wrangler dev stacks side by side, each with its own ${postgres}; OUTBOX_LINGER_MS default (250), queue max_batch_timeout 1 s; times are medians from the first write`,
+      `Events end to end: ${E2E_USERS} users at once × ${E2E_WRITES} films marked watched each (PUT /history/{id}/watched, ${EVENTS_PER_WRITE} events per write: ${perRound} per round) until every event is in Postgres (event_log, polled every ${E2E_POLL_MS} ms) and, in B, at the webhook server; ${E2E_ROUNDS} rounds per stack after ${E2E_WARMUP} of warm-up, order rotating; three wrangler dev stacks side by side, each with its own ${postgres}; OUTBOX_LINGER_MS default (250), queue max_batch_timeout 1 s; times are medians from the first write`,
       configs.map((cfg, i) => ({
-        measure: i === 0 ? "A: mirror alone" : "B: mirror + 2 subscriber queues + 1 webhook",
+        measure: cfg.name,
         rounds: cfg.rates.length,
         "events/s (median)": Math.round(median(cfg.rates)),
         "events/s min–max": `${Math.round(Math.min(...cfg.rates))}–${Math.round(Math.max(...cfg.rates))}`,
@@ -292,7 +314,7 @@ async function measureEndToEnd(a: Stack, b: Stack, recorder: WebhookRecorder, po
         "writes acked s": median(cfg.writeMs) / 1000,
         "mirror has all s": median(cfg.mirrorMs) / 1000,
         "webhook has all s": cfg.webhook ? median(cfg.webhookMs) / 1000 : "-",
-        "round time / A, per round": i === 0 ? "1" : ratioCell(spread),
+        "round time / A, per round": i === 0 ? "1" : ratioCell(spreads[i] as ReturnType<typeof ratioSpread>),
       })),
     );
     const verdict = spread.median <= 1.5 ? "within" : "ABOVE";
@@ -313,7 +335,7 @@ async function measureEndToEnd(a: Stack, b: Stack, recorder: WebhookRecorder, po
   }
 }
 
-/** Two empty databases on a PostgreSQL server (BENCH_DATABASE_URL), one per stack, dropped afterwards. */
+/** Empty databases on a PostgreSQL server (BENCH_DATABASE_URL), one per stack, dropped afterwards. */
 async function throwawayDatabases(serverUrl: string, suffixes: string[]) {
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
@@ -342,19 +364,21 @@ export async function run(): Promise<void> {
     return;
   }
   const server = process.env.BENCH_DATABASE_URL;
-  const databases = server ? await throwawayDatabases(server, ["a", "b"]) : null;
+  const databases = server ? await throwawayDatabases(server, ["a", "c", "b"]) : null;
   const postgres = databases ? `database on ${databases.where}` : "embedded PGlite";
   const recorder = await startWebhookRecorder();
   try {
     // A: the mirror alone. B: as the local stack runs (the two subscriber queues), plus the webhook.
     await withBenchStack({ vars: { EVENT_SUBSCRIBERS: "[]" }, databaseUrl: databases?.urls[0] }, (a) =>
-      withBenchStack({ databaseUrl: databases?.urls[1] }, async (b) => {
-        console.log(
-          `end to end: stacks up (A ${a.baseUrl}, B ${b.baseUrl}, ${postgres}), webhook server ${recorder.address}`,
-        );
-        await measureEndToEnd(a, b, recorder, postgres);
-        await measureInObject(b.baseUrl);
-      }),
+      withBenchStack({ databaseUrl: databases?.urls[1] }, (c) =>
+        withBenchStack({ databaseUrl: databases?.urls[2] }, async (b) => {
+          console.log(
+            `end to end: stacks up (A ${a.baseUrl}, C ${c.baseUrl}, B ${b.baseUrl}, ${postgres}), webhook server ${recorder.address}`,
+          );
+          await measureEndToEnd({ mirror: a, subscribers: c, fanout: b }, recorder, postgres);
+          await measureInObject(b.baseUrl);
+        }),
+      ),
     );
   } finally {
     await recorder.stop();
