@@ -17,6 +17,10 @@
  *    subscriber queues have no consumer under wrangler dev and a user's per-target cursors are
  *    not readable over HTTP, so their delivery is not observed from outside: the outbox sends to
  *    every target in the same alarm run, in order, before an event leaves it.
+ *    What B adds over C: the consumer tries the webhook deliveries in its invocation's
+ *    waitUntil, and a queue consumer's batch is acknowledged only once waitUntil has settled
+ *    (Cloudflare's default; the compatibility flag queue_consumer_no_wait_for_wait_until changes
+ *    it), so under wrangler dev, one batch at a time, the next batch waits for those tries.
  *
  * Each table is measured in the same run, interleaved after a warm-up; ratios are taken per round.
  * The stacks use embedded PGlite; with BENCH_DATABASE_URL (a PostgreSQL server, e.g.
