@@ -9,7 +9,7 @@ import { erasedAmong, eraseUserRows } from "../db/profiles";
 import { PersonalizationWork } from "./personalization";
 import { SyncMirror } from "./sync-mirror";
 import { ViewingWork } from "./viewing-work";
-import { deliverDueWebhooks, queueWebhookDeliveries } from "./webhooks";
+import { queueWebhookDeliveries } from "./webhooks";
 
 export interface ConsumerReport {
   applied: number;
@@ -274,10 +274,10 @@ export async function consumeBatch(
   batch: MessageBatch<unknown>,
   after: {
     /** Where to finish work after the batch is acknowledged (the invocation's waitUntil). */
-    waitUntil?: (promise: Promise<unknown>) => void;
+    waitUntil: (promise: Promise<unknown>) => void;
     /** Hands new webhook deliveries to their dispatcher (a Durable Object), off this batch's path. */
-    kickWebhooks?: () => Promise<void>;
-  } = {},
+    kickWebhooks: () => Promise<void>;
+  },
 ): Promise<void> {
   const dlq = batch.queue.endsWith("-dlq");
   const keepAllReason = dlq ? "delivery retries exhausted" : null;
@@ -296,14 +296,11 @@ export async function consumeBatch(
     // for its waitUntil work: partners' endpoints must not hold the next batch). What fails, or a
     // lost kick, is retried by the per-minute cron.
     if (queuedDeliveries > 0) {
-      const first = after.kickWebhooks
-        ? after.kickWebhooks()
-        : deliverDueWebhooks(config, { limit: Math.min(500, queuedDeliveries + 50) }).then(() => {});
-      const logged = first.catch((error) =>
-        console.error(`queue ${batch.queue}: webhook deliveries not started:`, String(error)),
+      after.waitUntil(
+        after
+          .kickWebhooks()
+          .catch((error) => console.error(`queue ${batch.queue}: webhook deliveries not started:`, String(error))),
       );
-      if (after.waitUntil) after.waitUntil(logged);
-      else await logged;
     }
   } catch (error) {
     const attempts = Math.max(1, ...batch.messages.map((m) => m.attempts));

@@ -1,12 +1,12 @@
 import type { Config } from "../config";
 import { decodeEvent, type EventEnvelope } from "../contracts/events";
 import type { Queryable } from "../db/client";
-import { withDatabase } from "../db/client";
 import { markReplayed, pendingDeadLetters } from "../db/dead-letters";
 import { readEventLog } from "../db/event-log";
 import { replayToWebhook, webhooksFor, webhookTarget } from "../db/webhooks";
+import { webhookDispatcher } from "../durable/webhook-dispatcher";
 import type { Env } from "../env";
-import { deliverDueWebhooks, webhookHears } from "./webhooks";
+import { webhookHears } from "./webhooks";
 
 /** Queues limits per sendBatch: 100 messages and 256 KB. Stay below both. */
 const MAX_BATCH_MESSAGES = 100;
@@ -90,7 +90,7 @@ export interface ReplayTarget {
   /** Event types the target takes ("*": every type); others in the range are passed over. */
   types: readonly string[];
   /** Sends the events; answers how many the target took (a webhook takes only its audience's). */
-  send(events: readonly EventEnvelope[]): Promise<number>;
+  send(db: Queryable, events: readonly EventEnvelope[]): Promise<number>;
 }
 
 /** A subscriber queue of EVENT_SUBSCRIBERS by its binding name, or null. */
@@ -101,7 +101,7 @@ export function subscriberReplayTarget(env: Env, config: Config, name: string): 
   return {
     name,
     types: subscriber.types,
-    send: async (events) => {
+    send: async (_db, events) => {
       await queue.sendBatch(events.map((body) => ({ body, contentType: "json" })));
       return events.length;
     },
@@ -111,30 +111,33 @@ export function subscriberReplayTarget(env: Env, config: Config, name: string): 
 /**
  * A webhook by its id, as a replay target: the events of the range its types and its audience
  * take (a user's webhook never hears another user's events, replayed or not) are queued again as
- * pending deliveries, then tried at once; the per-minute cron retries what fails.
+ * pending deliveries on the replay's own connection, and the dispatcher is kicked to try them
+ * (the per-minute cron retries what fails), as after a consumer's batch.
  */
-export async function webhookReplayTarget(_env: Env, config: Config, id: string): Promise<ReplayTarget | null> {
-  const webhook = await withDatabase(config, (db) => webhookTarget(db, id));
+export async function webhookReplayTarget(env: Env, db: Queryable, id: string): Promise<ReplayTarget | null> {
+  const webhook = await webhookTarget(db, id);
   if (!webhook) return null;
   return {
     name: id,
     types: webhook.events,
-    send: async (events) => {
-      const queued = await withDatabase(config, async (db) => {
-        const { accountOf } = await webhooksFor(db, [...new Set(events.map((e) => e.user_id))]);
-        const heard = events.filter((event) => webhookHears(webhook, event, accountOf));
-        await replayToWebhook(db, id, heard);
-        return heard.length;
-      });
-      if (queued > 0) await deliverDueWebhooks(config, { limit: queued + 50 });
-      return queued;
+    send: async (tx, events) => {
+      const { accountOf } = await webhooksFor(tx, [...new Set(events.map((e) => e.user_id))]);
+      const heard = events.filter((event) => webhookHears(webhook, event, accountOf));
+      await replayToWebhook(tx, id, heard);
+      if (heard.length > 0) await webhookDispatcher(env).kick();
+      return heard.length;
     },
   };
 }
 
 /** A replay target by name: a subscriber binding first, then a webhook id; null when neither. */
-export async function resolveReplayTarget(env: Env, config: Config, name: string): Promise<ReplayTarget | null> {
-  return subscriberReplayTarget(env, config, name) ?? (await webhookReplayTarget(env, config, name));
+export async function resolveReplayTarget(
+  env: Env,
+  config: Config,
+  db: Queryable,
+  name: string,
+): Promise<ReplayTarget | null> {
+  return subscriberReplayTarget(env, config, name) ?? (await webhookReplayTarget(env, db, name));
 }
 
 export interface LogReplayReport {
@@ -181,7 +184,10 @@ export async function replayEventLog(
       bytes: new TextEncoder().encode(JSON.stringify(e.envelope)).length,
     }));
     for (const batch of queueBatches(sized)) {
-      const taken = await target.send(batch.map((b) => b.event));
+      const taken = await target.send(
+        db,
+        batch.map((b) => b.event),
+      );
       report.sent += taken;
       report.passed_over += batch.length - taken;
     }

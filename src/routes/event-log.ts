@@ -140,12 +140,11 @@ export const eventLogRoutes = base
       const until = logCursor(body.until, "until");
       if (until !== null && until < after) throw new HttpProblem(422, "bad-range", "`until` is before `after`");
       const config = c.get("config");
-      // A webhook target is looked up in Postgres: an outage is the same 503 as the log's.
-      const target = await withPostgres(c, "event-log", () => resolveReplayTarget(c.env, config, body.target));
-      if (!target) throw new HttpProblem(404, "unknown-target", `unknown target: ${body.target}`);
-      const report = await withPostgres(c, "event-log", (db) =>
-        replayEventLog(db, target, { after, until, userId: body.user_id ?? null, limit: body.limit }),
-      );
+      const report = await withPostgres(c, "event-log", async (db) => {
+        const target = await resolveReplayTarget(c.env, config, db, body.target);
+        if (!target) throw new HttpProblem(404, "unknown-target", `unknown target: ${body.target}`);
+        return replayEventLog(db, target, { after, until, userId: body.user_id ?? null, limit: body.limit });
+      });
       const next = report.more && report.last_seq !== null ? encodeCursor({ s: report.last_seq }) : null;
       return c.json(
         { target: report.target, sent: report.sent, passed_over: report.passed_over, next_cursor: next },
