@@ -56,10 +56,7 @@ export async function ownWebhook(db: Queryable, ownerId: string, id: string): Pr
 
 /** Any webhook by its id, as delivery needs it (an operator's replay); null when there is none. */
 export async function webhookTarget(db: Queryable, id: string): Promise<WebhookTarget | null> {
-  const [row] = await db
-    .select({ id: webhooks.id, ownerId: webhooks.ownerId, scope: webhooks.scope, events: webhooks.events })
-    .from(webhooks)
-    .where(eq(webhooks.id, id));
+  const [row] = await db.select(targetColumns).from(webhooks).where(eq(webhooks.id, id));
   return row ?? null;
 }
 
@@ -120,6 +117,9 @@ export async function listDeliveries(
   return { items: rows.slice(0, opts.limit), more: rows.length > opts.limit };
 }
 
+/** What delivery needs of a webhook: whose it is, whom it hears and which types. */
+const targetColumns = { id: webhooks.id, ownerId: webhooks.ownerId, scope: webhooks.scope, events: webhooks.events };
+
 export interface WebhookTarget {
   id: string;
   ownerId: string;
@@ -145,7 +145,7 @@ export async function webhooksFor(
   for (const row of rows) if (row.accountId !== row.id) accountOf.set(row.id, row.accountId);
   const owners = [...new Set([...ids, ...accountOf.values()])];
   const targets = await db
-    .select({ id: webhooks.id, ownerId: webhooks.ownerId, scope: webhooks.scope, events: webhooks.events })
+    .select(targetColumns)
     .from(webhooks)
     .where(or(eq(webhooks.scope, "all"), inArray(webhooks.ownerId, owners)));
   return { targets, accountOf };

@@ -16,7 +16,7 @@ import type { SocketHub } from "./socket-hub";
 import type { UserStores } from "./stores";
 import type { ContinueWatching, NextUpItem } from "./stores/continue-watching";
 import type { Exposure } from "./stores/exposures";
-import type { HistoryItem, ImportedView, PlaybackStore } from "./stores/playback";
+import { type HistoryItem, type ImportedView, importedViewKey, type PlaybackStore } from "./stores/playback";
 import type { Watchlist } from "./stores/watchlist";
 import { buildSyncDocument } from "./sync-document";
 import type { WriteOptions, WritePipeline } from "./write-pipeline";
@@ -170,7 +170,7 @@ export class UserApi extends RpcTarget {
             changed.add(view);
           }
         }
-        return { imported: new Set([...changed].map((v) => `${v.content_id}\u0000${v.watched_at}`)).size };
+        return { imported: new Set([...changed].map(importedViewKey)).size };
       },
       { cost },
     );

@@ -95,6 +95,9 @@ export interface ImportedView {
   rating: number | null;
 }
 
+/** One view of a file: a line repeated (same content, same time) is the same view. */
+export const importedViewKey = (view: ImportedView) => `${view.content_id}\u0000${view.watched_at}`;
+
 /** An imported finish is one play, whichever file or call carries it again. */
 const importedPlayId = (view: ImportedView) => `import:${view.content_id}:${view.watched_at}`;
 
@@ -551,7 +554,7 @@ export class PlaybackStore {
     // One view per (content, time): a file that repeats a line says it once; a finish wins over a position.
     const distinct = new Map<string, ImportedView>();
     for (const view of views) {
-      const key = `${view.content_id}\u0000${view.watched_at}`;
+      const key = importedViewKey(view);
       const seen = distinct.get(key);
       if (!seen || (view.completed && !seen.completed)) distinct.set(key, view);
     }
