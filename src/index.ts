@@ -1,7 +1,7 @@
 import { app } from "./app";
-import { webhookDispatcher } from "./durable/webhook-dispatcher";
 import { configOf, type Env } from "./env";
 import { consumeBatch } from "./events/consumer";
+import { webhookDispatcher } from "./events/delivery";
 import { runWebhookRetries } from "./events/webhooks";
 import { runScheduledJobs, WEBHOOK_CRON } from "./scheduled";
 

@@ -34,7 +34,3 @@ export class WebhookDispatcher extends DurableObject<Env> {
     if (report.attempted >= RUN_LIMIT) await this.ctx.storage.setAlarm(Date.now());
   }
 }
-
-/** The dispatcher's stub. */
-export const webhookDispatcher = (env: Env) =>
-  env.WEBHOOK_DISPATCHER.get(env.WEBHOOK_DISPATCHER.idFromName("webhooks"));

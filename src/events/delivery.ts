@@ -12,6 +12,10 @@ export interface DeliveryFigures extends Omit<TargetSummary, "target"> {
   types: readonly string[];
 }
 
+/** The webhook dispatcher (one object): kicked when new deliveries are due (src/durable/webhook-dispatcher.ts). */
+export const webhookDispatcher = (env: Env) =>
+  env.WEBHOOK_DISPATCHER.get(env.WEBHOOK_DISPATCHER.idFromName("webhooks"));
+
 /** The service-wide delivery monitor (one object). */
 export const deliveryMonitor = (env: Env) => env.DELIVERY_MONITOR.get(env.DELIVERY_MONITOR.idFromName("events"));
 

@@ -4,8 +4,8 @@ import type { Queryable } from "../db/client";
 import { markReplayed, pendingDeadLetters } from "../db/dead-letters";
 import { readEventLog } from "../db/event-log";
 import { replayToWebhook, webhooksFor, webhookTarget } from "../db/webhooks";
-import { webhookDispatcher } from "../durable/webhook-dispatcher";
 import type { Env } from "../env";
+import { webhookDispatcher } from "./delivery";
 import { webhookHears } from "./webhooks";
 
 /** Queues limits per sendBatch: 100 messages and 256 KB. Stay below both. */
